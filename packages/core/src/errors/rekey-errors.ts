@@ -121,6 +121,22 @@ export const errorCodes = Object.freeze({
     disposition: 'retryable',
     doc: 'Redis, which holds the job queues, could not be reached in time.',
   },
+  REKEY_ROTATION_STATE_INVALID: {
+    disposition: 'permanent',
+    doc: 'A rotation step was asked for in a state of the run that does not allow it.',
+  },
+  REKEY_INTERNAL: {
+    disposition: 'permanent',
+    doc: 'An unexpected failure inside Rekey; report it together with the log line that shows it.',
+  },
+  REKEY_DB_TIMEOUT: {
+    disposition: 'retryable',
+    doc: 'PostgreSQL cancelled a statement that ran past its statement or lock timeout.',
+  },
+  REKEY_BATCH_RESULT_INVALID: {
+    disposition: 'permanent',
+    doc: 'A batch transform did not return every row it was given exactly once, as rewritten or as failed.',
+  },
 } satisfies Record<string, CodeSpec>);
 
 /** A stable error code from {@link errorCodes}. */
@@ -149,7 +165,10 @@ export class RekeyError extends Error {
    * @param options - cause and details
    */
   constructor(code: ErrorCode, message: string, options?: RekeyErrorOptions) {
-    super(message, options?.cause === undefined ? {} : { cause: options.cause });
+    super(
+      message,
+      options?.cause === undefined ? {} : { cause: options.cause },
+    );
     this.code = code;
     this.details = Object.freeze({ ...(options?.details ?? {}) });
   }

@@ -1,0 +1,55 @@
+import { RekeyError } from '@rekey/core';
+import { ensureMasterKey, initTokenIfAbsent } from '@rekey/pkcs11';
+import { openKeyServices, requirePin } from '@rekey/runtime';
+
+import { say, type CliContext } from '../cli-context.js';
+
+/**
+ * `rekey hsm init`: makes the token (if absent), the master key on it (if
+ * absent) and the first KEK, and registers both keys. Running it again
+ * changes nothing.
+ */
+export async function hsmInitCommand(ctx: CliContext): Promise<void> {
+  const { hsm } = ctx.config;
+  const pin = requirePin(ctx.config);
+
+  const token = await initTokenIfAbsent({
+    modulePath: hsm.modulePath,
+    label: hsm.tokenLabel,
+    pin,
+    soPin: soPinOf(ctx.env),
+  });
+  const master = await ensureMasterKey({
+    modulePath: hsm.modulePath,
+    tokenLabel: hsm.tokenLabel,
+    pin,
+    label: hsm.masterLabel,
+  });
+
+  const services = await openKeyServices(ctx.config, {
+    cleanup: ctx.cleanup,
+    applicationName: 'rekey-cli',
+    poolMax: 2,
+  });
+  const masterRecord = await services.hierarchy.registerMasterKey(hsm.masterLabel);
+  const kek = await services.hierarchy.ensureKek();
+
+  say(
+    `hsm: token ${hsm.tokenLabel} ${token.created ? 'created' : 'present'}; ` +
+      `master key ${hsm.masterLabel} ${master.created ? 'generated on the token' : 'present'} (key ${masterRecord.id}); ` +
+      `kek ${kek.scope} v${kek.version} (key ${kek.id})`,
+  );
+}
+
+function soPinOf(env: NodeJS.ProcessEnv): () => string {
+  // Asked for only when the token has to be created.
+  return () => {
+    const soPin = env.REKEY_HSM_SO_PIN;
+    if (soPin) return soPin;
+
+    throw new RekeyError(
+      'REKEY_CONFIG_INVALID',
+      'the token does not exist yet and REKEY_HSM_SO_PIN is not set: give the security officer PIN to create it, or use `rekey hsm init --dev` for a development token',
+    );
+  };
+}

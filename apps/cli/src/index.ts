@@ -1,0 +1,1 @@
+export { cliProgram } from './cli-program.js';
