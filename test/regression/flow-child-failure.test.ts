@@ -27,8 +27,9 @@ afterEach(async () => {
 function openQueues(prefix: string): RekeyQueues {
   const queues = RekeyQueues.open({ redisUrl: testEnv.redisUrl, prefix });
   cleanups.push(async () => {
-    await queues.rotation.obliterate({ force: true });
+    // Children first: removing a child touches its parent's keys.
     await queues.reencrypt.obliterate({ force: true });
+    await queues.rotation.obliterate({ force: true });
     await queues.close();
   });
 

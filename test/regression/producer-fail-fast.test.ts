@@ -51,19 +51,15 @@ describe('the producer when Redis is unreachable (F02b)', () => {
     },
   );
 
-  it(
-    'rejects a range flow the same way',
-    { timeout: 15_000 },
-    async () => {
-      const queues = openUnreachable();
+  it('rejects a range flow the same way', { timeout: 15_000 }, async () => {
+    const queues = openUnreachable();
 
-      const error = await rejection(
-        queues.enqueueRangeFlow({ runId: 2, rangeNos: [0, 1] }),
-      );
+    const error = await rejection(
+      queues.enqueueRangeFlow({ runId: 2, rangeNos: [0, 1] }),
+    );
 
-      expect(error.code).toBe('REKEY_QUEUE_UNAVAILABLE');
-    },
-  );
+    expect(error.code).toBe('REKEY_QUEUE_UNAVAILABLE');
+  });
 
   it(
     'keeps failing fast on later calls, while it reconnects in the background',
@@ -91,13 +87,17 @@ describe('the producer when Redis is unreachable (F02b)', () => {
     await expect(queues.ping()).resolves.toBe(false);
   });
 
-  it('closes without waiting for Redis, twice', { timeout: 15_000 }, async () => {
-    const queues = openUnreachable();
+  it(
+    'closes without waiting for Redis, twice',
+    { timeout: 15_000 },
+    async () => {
+      const queues = openUnreachable();
 
-    await queues.close();
-    await queues.close();
+      await queues.close();
+      await queues.close();
 
-    const error = await rejection(queues.enqueueRotation(6));
-    expect(error.code).toBe('REKEY_QUEUE_UNAVAILABLE');
-  });
+      const error = await rejection(queues.enqueueRotation(6));
+      expect(error.code).toBe('REKEY_QUEUE_UNAVAILABLE');
+    },
+  );
 });

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,8 +82,9 @@ function makeSoftHsmToken(): string {
   );
 
   const label = 'rekey-test';
-  const pin = '1234';
-  const soPin = '5678';
+  // Random and long, so that a test can search every log line for it.
+  const pin = `pin-${randomBytes(9).toString('hex')}`;
+  const soPin = `so-${randomBytes(9).toString('hex')}`;
   execFileSync(
     'softhsm2-util',
     ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin],

@@ -76,8 +76,23 @@ export class RekeyApiClient {
   }
 }
 
-function rotationOf(body: unknown): ApiRotation {
-  const rotation = (body as { rotation?: ApiRotation }).rotation ?? (body as ApiRotation);
+interface RotationBody {
+  readonly rotation?: Omit<ApiRotation, 'rowsTotal' | 'rowsDone' | 'rowsFailed' | 'rowsRemaining'> & {
+    readonly progress?: Pick<ApiRotation, 'rowsTotal' | 'rowsDone' | 'rowsFailed' | 'rowsRemaining'>;
+  };
+}
 
-  return rotation;
+function rotationOf(body: unknown): ApiRotation {
+  const rotation = (body as RotationBody).rotation;
+  if (!rotation) {
+    throw new RekeyError('REKEY_INTERNAL', 'the scheduler API answered without a rotation');
+  }
+
+  return {
+    ...rotation,
+    rowsTotal: rotation.progress?.rowsTotal ?? null,
+    rowsDone: rotation.progress?.rowsDone ?? 0,
+    rowsFailed: rotation.progress?.rowsFailed ?? 0,
+    rowsRemaining: rotation.progress?.rowsRemaining ?? null,
+  };
 }

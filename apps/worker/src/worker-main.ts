@@ -47,7 +47,17 @@ export async function runWorker(): Promise<void> {
     stopping: stopping.signal,
   };
   const options = (concurrency: number) =>
-    createWorkerOptions({ connection, prefix: config.redis.queuePrefix, concurrency });
+    createWorkerOptions({
+      connection,
+      prefix: config.redis.queuePrefix,
+      concurrency,
+      ...(config.worker.lockDurationMillis
+        ? { lockDurationMillis: config.worker.lockDurationMillis }
+        : {}),
+      ...(config.worker.stalledIntervalMillis
+        ? { stalledIntervalMillis: config.worker.stalledIntervalMillis }
+        : {}),
+    });
   const workers = [
     new Worker(queueNames.rotation, rotationProcessor(deps), options(2)),
     new Worker(
@@ -121,6 +131,9 @@ function logEvent(log: Logger, event: RotationEvent): void {
   switch (type) {
     case 'batch-reencrypted':
       log.debug(fields, 'batch re-encrypted');
+      return;
+    case 'rows-failed':
+      log.warn(fields, 'rows failed to re-encrypt');
       return;
     case 'range-finished':
       log.info(fields, 'range finished');

@@ -23,3 +23,9 @@ export {
   type VerifyReport,
   type VerifyTenantOptions,
 } from './tenant-verifier.js';
+export {
+  requestRotation,
+  type RotationRequest,
+  type RotationRequestDeps,
+} from './rotation-requests.js';
+export { retireDataKey, type KeyRetirementDeps } from './key-retirement.js';

@@ -4,13 +4,16 @@ import {
   type KeyStorePort,
 } from '@rekey/core';
 import type {
+  BatchTransform,
   RecordBatchIo,
   RecordTable,
   RotationRange,
   RotationRun,
   RotationRunRepository,
+  RowFailure,
 } from '@rekey/postgres';
 
+import { retireDataKey } from './key-retirement.js';
 import { reencryptTransform } from './reencrypt-transform.js';
 import type { RotationEvent, RotationEventSink } from './rotation-events.js';
 
@@ -238,12 +241,19 @@ export class RotationEngine {
       this.#hierarchy.dataKey(run.fromKeyId),
       this.#hierarchy.dataKey(run.toKeyId ?? run.fromKeyId),
     ]);
-    const transform = reencryptTransform({
+    const reencrypt = reencryptTransform({
       table: this.#table,
       tenantId: run.tenantId,
       from,
       to,
     });
+    let failures: RowFailure[] = [];
+    const transform: BatchTransform = (rows) => {
+      const result = reencrypt(rows);
+      failures = result.failures;
+
+      return result;
+    };
     if (range.status === 'pending') {
       await this.#runs.setRangeStatus(run.id, range.rangeNo, {
         status: 'running',
@@ -265,6 +275,7 @@ export class RotationEngine {
       if (upToId === null) break;
 
       const started = performance.now();
+      failures = [];
       const batch = await this.#records.reencryptBatch({
         runId: run.id,
         rangeNo: range.rangeNo,
@@ -276,6 +287,7 @@ export class RotationEngine {
         transform,
       });
       cursor = upToId;
+      if (failures.length > 0) this.#reportFailures(run.id, range, failures);
       rewritten += batch.rewritten;
       failed += batch.failed;
       this.#emit({
@@ -297,6 +309,22 @@ export class RotationEngine {
     });
 
     return { status: 'done', rewritten, failed };
+  }
+
+  #reportFailures(
+    runId: number,
+    range: RotationRange,
+    failures: readonly RowFailure[],
+  ): void {
+    this.#emit({
+      type: 'rows-failed',
+      runId,
+      rangeNo: range.rangeNo,
+      rows: failures
+        .slice(0, 10)
+        .map((f) => ({ rowId: f.id.toString(), code: f.code })),
+      count: failures.length,
+    });
   }
 
   async #fail(
@@ -334,7 +362,10 @@ export class RotationEngine {
   async #finish(run: RotationRun, remaining: number): Promise<FinalizeOutcome> {
     const retire = remaining === 0;
     if (retire) {
-      await this.#keys.retireKey(run.fromKeyId);
+      await retireDataKey(
+        { keys: this.#keys, records: this.#records },
+        run.fromKeyId,
+      );
       await this.#hierarchy.forget(run.fromKeyId);
     }
 

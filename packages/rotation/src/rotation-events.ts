@@ -23,6 +23,14 @@ export type RotationEvent =
       readonly millis: number;
     }
   | {
+      readonly type: 'rows-failed';
+      readonly runId: number;
+      readonly rangeNo: number;
+      /** The first few rows of the batch that failed, by id and code. */
+      readonly rows: ReadonlyArray<{ readonly rowId: string; readonly code: string }>;
+      readonly count: number;
+    }
+  | {
       readonly type: 'range-finished';
       readonly runId: number;
       readonly rangeNo: number;

@@ -39,6 +39,8 @@ export const runtimeEnvSchema = z.object({
   REKEY_BATCH_SIZE: count(5_000),
   REKEY_WORKER_CONCURRENCY: count(1),
   REKEY_SHUTDOWN_GRACE_MILLIS: count(20_000),
+  REKEY_WORKER_LOCK_DURATION_MILLIS: z.coerce.number().int().positive().optional(),
+  REKEY_WORKER_STALLED_INTERVAL_MILLIS: z.coerce.number().int().positive().optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   REKEY_API_URL: z.string().url().default('http://127.0.0.1:8080'),
@@ -65,6 +67,10 @@ export interface RuntimeConfig {
   readonly worker: {
     readonly concurrency: number;
     readonly shutdownGraceMillis: number;
+    /** Unset: the queue package's default. */
+    readonly lockDurationMillis: number | undefined;
+    /** Unset: the queue package's default. */
+    readonly stalledIntervalMillis: number | undefined;
   };
   readonly api: {
     readonly host: string;
@@ -129,6 +135,8 @@ export function loadRuntimeConfig(
     worker: {
       concurrency: e.REKEY_WORKER_CONCURRENCY,
       shutdownGraceMillis: e.REKEY_SHUTDOWN_GRACE_MILLIS,
+      lockDurationMillis: e.REKEY_WORKER_LOCK_DURATION_MILLIS,
+      stalledIntervalMillis: e.REKEY_WORKER_STALLED_INTERVAL_MILLIS,
     },
     api: { host: e.HOST, port: e.PORT, url: e.REKEY_API_URL },
     logLevel: e.LOG_LEVEL,

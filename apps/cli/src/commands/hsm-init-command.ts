@@ -1,5 +1,10 @@
 import { RekeyError } from '@rekey/core';
-import { ensureMasterKey, initTokenIfAbsent } from '@rekey/pkcs11';
+import {
+  acquirePkcs11Module,
+  ensureMasterKey,
+  initTokenIfAbsent,
+  listTokens,
+} from '@rekey/pkcs11';
 import { openKeyServices, requirePin } from '@rekey/runtime';
 
 import { say, type CliContext } from '../cli-context.js';
@@ -13,12 +18,14 @@ export async function hsmInitCommand(ctx: CliContext): Promise<void> {
   const { hsm } = ctx.config;
   const pin = requirePin(ctx.config);
 
-  const token = await initTokenIfAbsent({
-    modulePath: hsm.modulePath,
-    label: hsm.tokenLabel,
-    pin,
-    soPin: soPinOf(ctx.env),
-  });
+  const token = tokenExists(hsm.modulePath, hsm.tokenLabel)
+    ? { created: false }
+    : await initTokenIfAbsent({
+        modulePath: hsm.modulePath,
+        label: hsm.tokenLabel,
+        pin,
+        soPin: soPinOf(ctx.env),
+      });
   const master = await ensureMasterKey({
     modulePath: hsm.modulePath,
     tokenLabel: hsm.tokenLabel,
@@ -41,15 +48,24 @@ export async function hsmInitCommand(ctx: CliContext): Promise<void> {
   );
 }
 
-function soPinOf(env: NodeJS.ProcessEnv): () => string {
-  // Asked for only when the token has to be created.
-  return () => {
-    const soPin = env.REKEY_HSM_SO_PIN;
-    if (soPin) return soPin;
-
-    throw new RekeyError(
-      'REKEY_CONFIG_INVALID',
-      'the token does not exist yet and REKEY_HSM_SO_PIN is not set: give the security officer PIN to create it, or use `rekey hsm init --dev` for a development token',
+function tokenExists(modulePath: string, label: string): boolean {
+  const lease = acquirePkcs11Module(modulePath);
+  try {
+    return listTokens(lease.module).some(
+      (token) => token.userPinInitialised && token.label === label,
     );
-  };
+  } finally {
+    lease.release();
+  }
+}
+
+function soPinOf(env: NodeJS.ProcessEnv): string {
+  // Needed only when the token has to be created.
+  const soPin = env.REKEY_HSM_SO_PIN;
+  if (soPin) return soPin;
+
+  throw new RekeyError(
+    'REKEY_CONFIG_INVALID',
+    'the token does not exist yet and REKEY_HSM_SO_PIN is not set: give the security officer PIN to create it, or use `rekey hsm init --dev` for a development token',
+  );
 }

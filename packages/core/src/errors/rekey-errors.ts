@@ -137,6 +137,10 @@ export const errorCodes = Object.freeze({
     disposition: 'permanent',
     doc: 'A batch transform did not return every row it was given exactly once, as rewritten or as failed.',
   },
+  REKEY_KEY_RETIREMENT_BLOCKED: {
+    disposition: 'permanent',
+    doc: 'A key cannot be retired while rows are still encrypted under it.',
+  },
 } satisfies Record<string, CodeSpec>);
 
 /** A stable error code from {@link errorCodes}. */

@@ -1,0 +1,69 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { jobIds } from '@rekey/queue';
+import { verifyTenant } from '@rekey/rotation';
+import { afterEach, describe, expect, it } from 'vitest';
+
+import {
+  createRekeyFixture,
+  type RekeyFixture,
+} from '../support/rekey-fixture.js';
+
+// A worker that cannot renew its job lock (its event loop blocked, here: the
+// whole process stopped) loses the job to another worker while it still
+// runs it. Both then work on the same range; neither may re-encrypt a row
+// from an already re-encrypted value, and the job must still complete.
+describe('a range job whose lock was lost', () => {
+  let rekey: RekeyFixture | undefined;
+
+  afterEach(async () => {
+    await rekey?.[Symbol.asyncDispose]();
+  });
+
+  it('ends with every row re-encrypted once, and the job completed', async () => {
+    rekey = await createRekeyFixture({ rangeSize: 100_000, batchSize: 200 });
+    const fx = rekey;
+    await fx.seed('tenant-a', 6_000);
+    const w1 = await fx.startWorker({
+      REKEY_WORKER_LOCK_DURATION_MILLIS: '2000',
+      REKEY_WORKER_STALLED_INTERVAL_MILLIS: '1000',
+    });
+
+    const requested = await fx.rotate('tenant-a');
+    for (;;) {
+      const { rowsDone } = await fx.services.runs.progress(requested.id);
+      if (rowsDone >= 600) break;
+      await sleep(10);
+    }
+    w1.child.kill('SIGSTOP');
+    const w2 = await fx.startWorker({
+      REKEY_WORKER_LOCK_DURATION_MILLIS: '2000',
+      REKEY_WORKER_STALLED_INTERVAL_MILLIS: '1000',
+    });
+    await w2.waitForLine(/"job":"reencrypt-range"/, 30_000);
+    await sleep(2_000);
+    w1.child.kill('SIGCONT');
+
+    const run = await fx.waitForRun(requested.id);
+
+    expect(run.status).toBe('completed');
+    expect(await fx.services.runs.progress(run.id)).toEqual({
+      rowsDone: 6_000,
+      rowsFailed: 0,
+    });
+    const report = await verifyTenant({
+      hierarchy: fx.services.hierarchy,
+      records: fx.services.records,
+      table: fx.config.table,
+      tenantId: 'tenant-a',
+    });
+    expect(report).toMatchObject({ rows: 6_000, verified: 6_000, failed: 0 });
+    expect(report.byKey).toEqual([
+      expect.objectContaining({ keyId: run.toKeyId, rows: 6_000 }),
+    ]);
+    const job = await fx.queues.reencrypt.getJob(
+      jobIds.reencryptRange(run.id, 0),
+    );
+    expect(await job?.getState()).toBe('completed');
+  });
+});
