@@ -208,7 +208,7 @@ describe('POST /v1/tenants/:tenantId/rotations', () => {
     expect(second.statusCode).toBe(409);
     const answer = second.json<ErrorAnswer>();
     expect(answer.error.code).toBe('REKEY_ROTATION_IN_PROGRESS');
-    expect(answer.error.message).toContain(`run ${firstId}`);
+    expect(answer.error.message).toContain(`rotation ${firstId}`);
     expect(answer.error.details).toMatchObject({ runId: firstId });
   });
 

@@ -8,6 +8,7 @@ import {
   createRekeyFixture,
   type RekeyFixture,
 } from '../support/rekey-fixture.js';
+import { logLines } from '../support/worker-process.js';
 
 // A worker that cannot renew its job lock (its event loop blocked, here: the
 // whole process stopped) loses the job to another worker while it still
@@ -40,8 +41,9 @@ describe('a range job whose lock was lost', () => {
       REKEY_WORKER_LOCK_DURATION_MILLIS: '2000',
       REKEY_WORKER_STALLED_INTERVAL_MILLIS: '1000',
     });
-    await w2.waitForLine(/"job":"reencrypt-range"/, 30_000);
-    await sleep(2_000);
+    // W1's lock expires after 2 s and W2's stall check gives W2 the job;
+    // W2 then waits on the row locks of W1's open batch until W1 goes on.
+    await sleep(5_000);
     w1.child.kill('SIGCONT');
 
     const run = await fx.waitForRun(requested.id);
@@ -61,9 +63,13 @@ describe('a range job whose lock was lost', () => {
     expect(report.byKey).toEqual([
       expect.objectContaining({ keyId: run.toKeyId, rows: 6_000 }),
     ]);
+    const [range] = await fx.services.runs.listRanges(run.id);
     const job = await fx.queues.reencrypt.getJob(
-      jobIds.reencryptRange(run.id, 0),
+      jobIds.reencryptRange(run.id, range!.rangeNo),
     );
     expect(await job?.getState()).toBe('completed');
+    expect(logLines(w2, 'job done').map((l) => l.job)).toContain(
+      'reencrypt-range',
+    );
   });
 });

@@ -1,4 +1,5 @@
-import { isRekeyError, RekeyError } from '@rekey/core';
+import { RekeyError } from '@rekey/core';
+import { requestRotation } from '@rekey/rotation';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import {
@@ -15,7 +16,6 @@ import type {
   ActiveKeyFinder,
   RotationQueue,
   RotationRunStore,
-  RunRecord,
 } from './scheduler-ports.js';
 
 /** What the rotation routes need. */
@@ -55,29 +55,29 @@ export function registerRotationRoutes(
     );
     const requestedBy = actorOf(request);
 
-    const key = await deps.keys.findActiveKey('dek', tenantId);
-    if (key === undefined) {
-      throw new RekeyError(
-        'REKEY_TENANT_UNKNOWN',
-        `tenant ${tenantId} has no active data-encryption key, so there is nothing to rotate`,
-        { details: { tenantId } },
-      );
-    }
-
-    const run = await createRun(deps.runs, {
-      tenantId,
-      fromKeyId: key.id,
-      requestedBy,
-    });
-    const log = request.log.child({ runId: run.id, tenantId });
-
-    try {
-      await deps.queues.enqueueRotation(run.id);
-    } catch (error) {
-      await markNotScheduled({ runs: deps.runs, log, run, error });
-      throw error;
-    }
-    log.info({ requestedBy, fromKeyId: key.id }, 'rotation requested');
+    const run = await requestRotation(
+      {
+        keys: deps.keys,
+        runs: deps.runs,
+        enqueue: (runId) => deps.queues.enqueueRotation(runId),
+        onNotScheduled: (failed, error, markError) => {
+          const log = request.log.child({ runId: failed.id, tenantId });
+          if (markError === undefined) {
+            log.warn({ err: error }, 'rotation not scheduled');
+          } else {
+            log.error(
+              { err: markError, enqueueErr: serializeError(error) },
+              'rotation left pending without a job',
+            );
+          }
+        },
+      },
+      { tenantId, requestedBy },
+    );
+    request.log.info(
+      { runId: run.id, tenantId, requestedBy, fromKeyId: run.fromKeyId },
+      'rotation requested',
+    );
 
     return reply
       .status(202)
@@ -153,83 +153,5 @@ function actorOf(request: FastifyRequest): string {
   );
 }
 
-/**
- * Creates the run; when the tenant already has one pending or running,
- * answers with that run's id so the caller can follow it.
- */
-async function createRun(
-  runs: RotationRunStore,
-  input: { tenantId: string; fromKeyId: number; requestedBy: string },
-): Promise<RunRecord> {
-  try {
-    return await runs.createRun(input);
-  } catch (error) {
-    if (!isRekeyError(error, 'REKEY_ROTATION_IN_PROGRESS')) throw error;
 
-    const current = await runningRunOf(runs, input.tenantId, error);
-    if (current === undefined) throw error;
 
-    throw new RekeyError(
-      'REKEY_ROTATION_IN_PROGRESS',
-      `tenant ${input.tenantId} already has rotation run ${current.id} ${current.status}; follow it at ${runPath(current.id)} and ask again once it has finished`,
-      {
-        cause: error,
-        details: { runId: current.id, tenantId: input.tenantId },
-      },
-    );
-  }
-}
-
-async function runningRunOf(
-  runs: RotationRunStore,
-  tenantId: string,
-  conflict: RekeyError,
-): Promise<{ id: number; status: string } | undefined> {
-  const named = conflict.details.runId;
-  if (typeof named === 'number') {
-    const run = await runs.getRun(named);
-
-    return { id: named, status: run?.status ?? 'pending' };
-  }
-
-  const recent = await runs.listRuns({ tenantId, limit: 10 });
-
-  return recent.find(
-    (run) => run.status === 'pending' || run.status === 'running',
-  );
-}
-
-/** What {@link markNotScheduled} needs. */
-interface NotScheduled {
-  readonly runs: RotationRunStore;
-  readonly log: FastifyRequest['log'];
-  readonly run: RunRecord;
-  readonly error: unknown;
-}
-
-/**
- * Marks a run failed when its job could not be enqueued, so that no run is
- * left pending without a job (which would also block every later request
- * for the tenant). If even that fails, the run stays pending and an
- * operator has to fail it by hand: that is logged as an error.
- */
-async function markNotScheduled(input: NotScheduled): Promise<void> {
-  const { runs, log, run, error } = input;
-  const reason = isRekeyError(error, 'REKEY_QUEUE_UNAVAILABLE')
-    ? 'not scheduled: the job queue was unreachable'
-    : 'not scheduled: the job queue refused the job';
-
-  try {
-    await runs.finishRun(run.id, {
-      status: 'failed',
-      rowsRemaining: null,
-      error: reason,
-    });
-    log.warn({ err: error }, 'rotation not scheduled');
-  } catch (finishError) {
-    log.error(
-      { err: finishError, enqueueErr: serializeError(error) },
-      'rotation left pending without a job',
-    );
-  }
-}

@@ -1,12 +1,35 @@
-import { isRekeyError, RekeyError, type KeyStorePort } from '@rekey/core';
-import type { RotationRun, RotationRunRepository } from '@rekey/postgres';
+import { isRekeyError, RekeyError } from '@rekey/core';
 
-/** What {@link requestRotation} needs. */
-export interface RotationRequestDeps {
-  readonly keys: KeyStorePort;
-  readonly runs: RotationRunRepository;
+/** What {@link requestRotation} needs: the subset it calls. */
+export interface RotationRequestDeps<Run extends { readonly id: number }> {
+  readonly keys: {
+    findActiveKey(
+      kind: 'dek',
+      scope: string,
+    ): Promise<{ readonly id: number } | undefined>;
+  };
+  readonly runs: {
+    createRun(input: {
+      tenantId: string;
+      fromKeyId: number;
+      requestedBy: string;
+    }): Promise<Run>;
+    finishRun(
+      id: number,
+      outcome: { status: 'failed'; rowsRemaining: null; error: string },
+    ): Promise<unknown>;
+  };
   /** Puts the run's first job in the queue; idempotent per run. */
   readonly enqueue: (runId: number) => Promise<void>;
+  /**
+   * Told when a run could not be enqueued, with the error that marking it
+   * failed met, if any (then the run is left pending without a job).
+   */
+  readonly onNotScheduled?: (
+    run: Run,
+    error: unknown,
+    markError: unknown,
+  ) => void;
 }
 
 /** A request to rotate one tenant's DEK. */
@@ -17,18 +40,19 @@ export interface RotationRequest {
 }
 
 /**
- * Records a rotation run for the tenant and enqueues it. Nothing is left
- * half-done: a run that could not be enqueued is marked failed at once, so
- * it neither blocks the next request nor claims to be scheduled.
+ * Records a rotation run for the tenant and enqueues it; the scheduler's
+ * API and every other caller go through here. Nothing is left half-done: a
+ * run that could not be enqueued is marked failed at once, so it neither
+ * blocks the next request nor claims to be scheduled.
  *
  * @throws RekeyError `REKEY_TENANT_UNKNOWN` when the tenant has no DEK,
  *   `REKEY_ROTATION_IN_PROGRESS` when a run for it is pending or running,
  *   and the queue's error (`REKEY_QUEUE_UNAVAILABLE`) when enqueueing failed
  */
-export async function requestRotation(
-  deps: RotationRequestDeps,
+export async function requestRotation<Run extends { readonly id: number }>(
+  deps: RotationRequestDeps<Run>,
   request: RotationRequest,
-): Promise<RotationRun> {
+): Promise<Run> {
   const current = await deps.keys.findActiveKey('dek', request.tenantId);
   if (!current) {
     throw new RekeyError(
@@ -47,11 +71,16 @@ export async function requestRotation(
   try {
     await deps.enqueue(run.id);
   } catch (error) {
-    await deps.runs.finishRun(run.id, {
-      status: 'failed',
-      rowsRemaining: null,
-      error: `not scheduled: ${isRekeyError(error) ? error.code : 'enqueue failed'}`,
-    });
+    const reason = isRekeyError(error, 'REKEY_QUEUE_UNAVAILABLE')
+      ? 'not scheduled: the job queue was unreachable'
+      : 'not scheduled: the job queue refused the job';
+    const markError = await deps.runs
+      .finishRun(run.id, { status: 'failed', rowsRemaining: null, error: reason })
+      .then(
+        () => undefined,
+        (failure: unknown) => failure ?? new Error('finishRun failed'),
+      );
+    deps.onNotScheduled?.(run, error, markError);
     throw error;
   }
 
