@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-import { isRekeyError, type NewKeyVersion } from '@rekey/core';
+import { isRekeyError, type NewKeyVersion, type WrappedKey } from '@rekey/core';
 import {
   createDatabase,
   createPool,
@@ -17,15 +17,18 @@ let pool: pg.Pool;
 let store: PgKeyStore;
 let masterId: number;
 
-function dekVersion(tenantId: string, extra: Partial<NewKeyVersion> = {}) {
+function dekVersion(
+  tenantId: string,
+  extra: Partial<NewKeyVersion> = {},
+): NewKeyVersion & { wrapped: WrappedKey } {
   return {
     kind: 'dek',
     scope: tenantId,
     wrappedById: masterId,
-    wrapped: { mechanism: 'aes-key-wrap-pad', bytes: randomBytes(40) },
     hsmLabel: null,
     ...extra,
-  } satisfies NewKeyVersion;
+    wrapped: { mechanism: 'aes-key-wrap-pad', bytes: randomBytes(40) },
+  };
 }
 
 beforeAll(async () => {
@@ -198,6 +201,16 @@ describe('PgKeyStore', () => {
       .catch((e: unknown) => e);
 
     expect(isRekeyError(error, 'REKEY_INPUT_INVALID')).toBe(true);
+  });
+
+  it('reports a wrapping key that does not exist', async () => {
+    const error = await store
+      .addActiveVersion(
+        dekVersion(uniqueName('tenant'), { wrappedById: 987_654_321 }),
+      )
+      .catch((e: unknown) => e);
+
+    expect(isRekeyError(error, 'REKEY_KEY_NOT_FOUND')).toBe(true);
   });
 
   it('says to migrate when the schema is missing', async () => {

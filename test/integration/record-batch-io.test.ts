@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 
 import { isRekeyError } from '@rekey/core';
 import {
+  checkRecordTable,
   createDatabase,
   createPool,
   defaultRecordTable,
@@ -12,6 +13,7 @@ import {
   minRowId,
   PgKeyStore,
   RecordBatchIo,
+  RecordBatchStatements,
   RotationRunRepository,
   type BatchTransform,
   type RecordTable,
@@ -594,6 +596,69 @@ describe('RecordBatchIo ranges and paging', () => {
     for (const ids of [a!, b!]) {
       expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
     }
+  });
+});
+
+describe('batch plans', () => {
+  /** The plan PostgreSQL picks for a statement, as text. */
+  async function planOf(statement: {
+    text: string;
+    values: readonly unknown[];
+  }) {
+    const { rows } = await pool.query<{ 'QUERY PLAN': string }>(
+      `explain ${statement.text}`,
+      statement.values as unknown[],
+    );
+
+    return rows.map((row) => row['QUERY PLAN']).join('\n');
+  }
+
+  it('stay on the primary key when the key statistics are stale', async () => {
+    // Statistics taken while every row was under key 1, then every row
+    // moved to key 2: the planner believes key 2 has almost no rows.
+    await pool.query(
+      `create table "${schema}".plan_probe (tenant_id text not null, id bigint not null, key_id bigint not null, ciphertext bytea not null, primary key (tenant_id, id))`,
+    );
+    await pool.query(
+      `create index on "${schema}".plan_probe (tenant_id, key_id)`,
+    );
+    await pool.query(
+      `insert into "${schema}".plan_probe select 't', g, 1, decode(repeat(md5(g::text), 16), 'hex') from generate_series(1, 50000) as g`,
+    );
+    await pool.query(`analyze "${schema}".plan_probe`);
+    await pool.query(`update "${schema}".plan_probe set key_id = 2`);
+    const statements = new RecordBatchStatements(
+      checkRecordTable({
+        schema,
+        table: 'plan_probe',
+        tenantColumn: 'tenant_id',
+        idColumn: 'id',
+        ciphertextColumn: 'ciphertext',
+        keyColumn: 'key_id',
+      }),
+      schema,
+    );
+    const span = {
+      tenantId: 't',
+      fromKeyId: 2,
+      toKeyId: 3,
+      afterId: 20_000n,
+      upToId: 25_000n,
+    };
+    const rows = Array.from({ length: 5_000 }, (_, i) => ({
+      id: 20_001n + BigInt(i),
+      ciphertext: randomBytes(512),
+    }));
+
+    const select = await planOf(statements.selectBatch(span));
+    const rewrite = await planOf(statements.rewrite({ ...span, rows }));
+
+    expect(select).toContain('plan_probe_pkey');
+    expect(select).not.toContain('plan_probe_tenant_id_key_id_idx');
+    expect(rewrite).toContain('plan_probe_pkey');
+    expect(rewrite).not.toContain('plan_probe_tenant_id_key_id_idx');
+    // A nested loop would rescan the unnest once per row.
+    expect(rewrite).not.toMatch(/Nested Loop[\s\S]*Function Scan/);
   });
 });
 

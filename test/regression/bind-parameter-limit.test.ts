@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { testEnv, uniqueName } from '../support/test-env.js';
 
-// F08: the wire protocol counts bind parameters in 16 bits, so a multi-row
+// The wire protocol counts bind parameters in 16 bits, so a multi-row
 // VALUES statement with more than 65,535 placeholders breaks. The batch path
 // sends per-row values as arrays joined with unnest, so its statements
 // carry a fixed handful of parameters at any batch size; kysely inserts are
@@ -87,7 +87,7 @@ afterAll(async () => {
   await pool.end();
 });
 
-describe('bind parameter limit (F08)', () => {
+describe('bind parameter limit', () => {
   it('builds batch statements with a fixed parameter count at the largest batch size', () => {
     const statements = new RecordBatchStatements(
       checkRecordTable(defaultRecordTable(schema)),
@@ -141,7 +141,9 @@ describe('bind parameter limit (F08)', () => {
     const kyselyCounts: number[] = [];
     const db = new Kysely<RekeyDatabase>({
       dialect: new PostgresDialect({ pool }),
-      log: (event) => kyselyCounts.push(event.query.parameters.length),
+      log: (event) => {
+        kyselyCounts.push(event.query.parameters.length);
+      },
     }).withSchema(schema);
     const store = new PgKeyStore(db);
     const runs = new RotationRunRepository(db);

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { testEnv, uniqueName } from '../support/test-env.js';
 
-// F09: a read that is abandoned halfway (a cancelled job, a failed decrypt)
+// A read that is abandoned halfway (a cancelled job, a failed decrypt)
 // must still give its connection back, with no transaction left open on it.
 // The batch path holds no cursor or stream: it reads a batch in one
 // statement inside a transaction that always ends in COMMIT or ROLLBACK,
@@ -107,7 +107,7 @@ afterAll(async () => {
   await admin.end();
 });
 
-describe('connections given back after aborted batches (F09)', () => {
+describe('connections given back after aborted batches', () => {
   it('releases every connection after 20 aborted batches on a pool of 5', async () => {
     await pool.query('select 1');
     const baseline = { total: pool.totalCount, idle: pool.idleCount };

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { testEnv, uniqueName } from '../support/test-env.js';
 
-// F10: a batch aborted by PostgreSQL on a deadlock (40P01) or serialization
+// A batch aborted by PostgreSQL on a deadlock (40P01) or serialization
 // failure (40001) must be retried as a whole — its reads included, since
 // the rows it read may have changed — a bounded number of times with
 // jitter, and end with every row under the new key and no write lost.
@@ -72,10 +72,10 @@ async function tenantWithRows(
   return { tenantId, fromKeyId, toKeyId, runId: run.id, ids };
 }
 
-/** Re-encrypts `v1:<id>` as `v2:<id>`, counting calls and rows seen. */
+/** Re-encrypts `v1:<id>` as `v2:<id>`, recording the ids of each call. */
 function countingTransform(): BatchTransform & { calls: bigint[][] } {
   const calls: bigint[][] = [];
-  const transform = ((rows) => {
+  const transform: BatchTransform = (rows) => {
     calls.push(rows.map((r) => r.id));
     return {
       rewritten: rows.map((r) => ({
@@ -84,10 +84,9 @@ function countingTransform(): BatchTransform & { calls: bigint[][] } {
       })),
       failures: [],
     };
-  }) as BatchTransform & { calls: bigint[][] };
-  transform.calls = calls;
+  };
 
-  return transform;
+  return Object.assign(transform, { calls });
 }
 
 function batchOf(t: Tenant, transform: BatchTransform) {
@@ -181,7 +180,7 @@ afterAll(async () => {
   await pool.end();
 });
 
-describe('serialization failures and deadlocks (F10)', () => {
+describe('serialization failures and deadlocks', () => {
   it('retries the whole batch after a real deadlock with an application transaction', async () => {
     const events: BatchRetryEvent[] = [];
     const io = new RecordBatchIo(pool, {

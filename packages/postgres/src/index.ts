@@ -6,11 +6,7 @@ export {
   type MigrateResult,
 } from './migrations/rekey-migrator.js';
 export { PgKeyStore } from './keys/pg-key-store.js';
-export {
-  createPool,
-  describeServer,
-  type CreatePoolOptions,
-} from './pool/create-pool.js';
+export { createPool, type CreatePoolOptions } from './pool/create-pool.js';
 export type {
   PgClientLike,
   PgPoolLike,
@@ -29,16 +25,18 @@ export {
   pgTypeOids,
   type DecodedArray,
 } from './records/binary-array-codec.js';
+export type {
+  BatchRow,
+  BatchTransform,
+  RowFailure,
+} from './records/batch-transform.js';
 export {
   maxRowId,
   minRowId,
   RecordBatchIo,
   type BatchResult,
-  type BatchRow,
-  type BatchTransform,
   type RecordBatchIoOptions,
   type ReencryptBatchArgs,
-  type RowFailure,
 } from './records/record-batch-io.js';
 export {
   maxBindParameters,

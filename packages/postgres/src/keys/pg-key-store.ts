@@ -9,7 +9,11 @@ import {
 } from '@rekey/core';
 import { sql, type Kysely, type Selectable } from 'kysely';
 
-import { withPgErrors } from '../errors/pg-error-classifier.js';
+import {
+  classifyPgError,
+  sqlStateOf,
+  withPgErrors,
+} from '../errors/pg-error-classifier.js';
 import type { KeysTable, RekeyDatabase } from '../schema/rekey-database.js';
 import { toSafeNumber } from '../schema/row-values.js';
 
@@ -108,7 +112,7 @@ export class PgKeyStore implements KeyStorePort {
     const runId =
       key.createdByRun === undefined ? null : String(key.createdByRun);
 
-    const row = await withPgErrors(() =>
+    const row = await missingWrapperAsNotFound(key, () =>
       this.#db
         .transaction()
         .setIsolationLevel('read committed')
@@ -208,6 +212,30 @@ export class PgKeyStore implements KeyStorePort {
     );
 
     return toKeyRecord(row);
+  }
+}
+
+/**
+ * Runs `work`, turning a foreign-key violation (23503), which only
+ * `wrapped_by_id` can cause, into `REKEY_KEY_NOT_FOUND`.
+ */
+async function missingWrapperAsNotFound<T>(
+  key: NewKeyVersion,
+  work: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (sqlStateOf(error) !== '23503') throw classifyPgError(error);
+
+    throw new RekeyError(
+      'REKEY_KEY_NOT_FOUND',
+      `the wrapping key ${key.wrappedById} of the new ${key.kind} version does not exist`,
+      {
+        cause: classifyPgError(error),
+        details: { keyId: key.wrappedById ?? 0 },
+      },
+    );
   }
 }
 

@@ -7,47 +7,27 @@ import {
 import type { PgClientLike, PgPoolLike } from '../pool/pg-pool-like.js';
 import { assertIdentifier } from '../schema/sql-identifiers.js';
 import {
-  CallerError,
   runBatchTransaction,
   type BatchRetryEvent,
   type RetryPolicy,
 } from './batch-transaction.js';
+import {
+  transformBatch,
+  workMemBytes,
+  type BatchRow,
+  type BatchTransform,
+} from './batch-transform.js';
 import { RecordBatchStatements } from './record-batch-statements.js';
 import { checkRecordTable, type RecordTable } from './record-table.js';
 
-/** The smallest and largest bigint: the bounds of an id range. */
+/** The smallest bigint: the exclusive lower bound of the first range. */
 export const minRowId = -(2n ** 63n);
+
+/** The largest bigint: the upper bound of the last range. */
 export const maxRowId = 2n ** 63n - 1n;
 
 /** Rows per INSERT of {@link RecordBatchIo.insertRecords}. */
 const insertChunkRows = 10_000;
-
-/** A row of a batch, as the transform receives it. */
-export interface BatchRow {
-  readonly id: bigint;
-  readonly ciphertext: Buffer;
-}
-
-/** A row the transform could not rewrite; it stays under the old key. */
-export interface RowFailure {
-  readonly id: bigint;
-  /** A Rekey error code. */
-  readonly code: string;
-  /** What went wrong; never key bytes or plaintext. */
-  readonly reason: string;
-}
-
-/**
- * Turns a batch of old ciphertexts into new ones. It must return every row
- * it is given exactly once, in `rewritten` or in `failures`; it runs while
- * the batch's rows are locked, so it should not wait on anything slow.
- */
-export interface BatchTransform {
-  (rows: readonly BatchRow[]): {
-    rewritten: Array<{ id: bigint; ciphertext: Buffer }>;
-    failures: RowFailure[];
-  };
-}
 
 /** The outcome of one {@link RecordBatchIo.reencryptBatch}. */
 export interface BatchResult {
@@ -378,19 +358,13 @@ export class RecordBatchIo {
       updated = result.rowCount ?? 0;
     }
 
-    const firstFailures =
-      failures.length === 0
-        ? 0
-        : Number(
-            (
-              await client.query<[bigint]>(
-                this.#statements.recordFailures({
-                  runId: args.runId,
-                  failures,
-                }),
-              )
-            ).rows[0]?.[0] ?? 0n,
-          );
+    let firstFailures = 0;
+    if (failures.length > 0) {
+      const recorded = await client.query<[bigint]>(
+        this.#statements.recordFailures({ runId: args.runId, failures }),
+      );
+      firstFailures = Number(recorded.rows[0]?.[0] ?? 0n);
+    }
 
     const counted = await client.query<[bigint]>(
       this.#statements.countInBatch(args),
@@ -458,67 +432,6 @@ export class RecordBatchIo {
       client.release(broken);
     }
   }
-}
-
-/**
- * Calls the transform outside any error translation and checks that it
- * accounted for every row exactly once.
- */
-function transformBatch(
-  transform: BatchTransform,
-  rows: readonly BatchRow[],
-): ReturnType<BatchTransform> {
-  if (rows.length === 0) return { rewritten: [], failures: [] };
-
-  let outcome: ReturnType<BatchTransform>;
-  try {
-    outcome = transform(rows);
-  } catch (error) {
-    throw new CallerError(error);
-  }
-
-  const unaccounted = new Set(rows.map((row) => row.id));
-  for (const row of outcome.rewritten) {
-    if (!unaccounted.delete(row.id)) throw resultInvalid(row.id);
-    if (!Buffer.isBuffer(row.ciphertext)) {
-      throw new RekeyError(
-        'REKEY_BATCH_RESULT_INVALID',
-        `the transform returned no ciphertext buffer for row ${row.id}`,
-      );
-    }
-  }
-  for (const failure of outcome.failures) {
-    if (!unaccounted.delete(failure.id)) throw resultInvalid(failure.id);
-  }
-  if (unaccounted.size > 0) {
-    throw new RekeyError(
-      'REKEY_BATCH_RESULT_INVALID',
-      `the transform returned ${unaccounted.size} row(s) neither rewritten nor failed`,
-      { details: { rows: unaccounted.size } },
-    );
-  }
-
-  return outcome;
-}
-
-/**
- * What the unnest of a batch holds in memory: its ciphertexts, plus about
- * 64 bytes of tuple overhead per row, doubled for headroom.
- */
-function workMemBytes(
-  rows: ReadonlyArray<{ readonly ciphertext: Buffer }>,
-): number {
-  let bytes = 0;
-  for (const row of rows) bytes += row.ciphertext.length + 64;
-
-  return 2 * bytes;
-}
-
-function resultInvalid(id: bigint): RekeyError {
-  return new RekeyError(
-    'REKEY_BATCH_RESULT_INVALID',
-    `the transform returned row ${id}, which was not in the batch or came back twice`,
-  );
 }
 
 function checkBatch(args: ReencryptBatchArgs): void {
