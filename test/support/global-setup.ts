@@ -1,6 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -87,7 +93,16 @@ function makeSoftHsmToken(): string {
   const soPin = `so-${randomBytes(9).toString('hex')}`;
   execFileSync(
     'softhsm2-util',
-    ['--init-token', '--free', '--label', label, '--pin', pin, '--so-pin', soPin],
+    [
+      '--init-token',
+      '--free',
+      '--label',
+      label,
+      '--pin',
+      pin,
+      '--so-pin',
+      soPin,
+    ],
     { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'ignore' },
   );
 

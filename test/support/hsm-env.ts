@@ -10,7 +10,9 @@ export function testToken(): {
   const soPin = process.env.REKEY_TEST_SO_PIN;
   const conf = process.env.SOFTHSM2_CONF;
   if (!label || !pin || !soPin || !conf) {
-    throw new Error('the test token is missing: run through test/vitest.config.ts');
+    throw new Error(
+      'the test token is missing: run through test/vitest.config.ts',
+    );
   }
 
   return { label, pin, soPin, conf };

@@ -1,11 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { ensureMasterKey } from '@rekey/pkcs11';
-import {
-  createPool,
-  migrateToLatest,
-  type RotationRun,
-} from '@rekey/postgres';
+import { createPool, migrateToLatest, type RotationRun } from '@rekey/postgres';
 import { RekeyQueues } from '@rekey/queue';
 import { requestRotation, seedTenant } from '@rekey/rotation';
 import {
@@ -43,7 +39,9 @@ export interface RekeyFixture extends AsyncDisposable {
   readonly queues: RekeyQueues;
   readonly workers: WorkerProcess[];
   /** Starts one more worker process and waits until it is consuming. */
-  startWorker(extraEnv?: Readonly<Record<string, string>>): Promise<WorkerProcess>;
+  startWorker(
+    extraEnv?: Readonly<Record<string, string>>,
+  ): Promise<WorkerProcess>;
   /** Seeds a tenant through the real seeder. */
   seed(tenantId: string, rows: number): Promise<void>;
   /** Requests a rotation the way the API does. */

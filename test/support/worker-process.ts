@@ -46,7 +46,8 @@ export function startWorker(env: NodeJS.ProcessEnv): WorkerProcess {
   collect(child.stderr!);
 
   const exited = new Promise<{ code: number | null; signal: string | null }>(
-    (resolve) => child.once('exit', (code, signal) => resolve({ code, signal })),
+    (resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
   );
 
   const waitForLine = (pattern: RegExp, timeoutMillis = 30_000) =>

@@ -64,7 +64,11 @@ export async function stopProcess(
 /** The last lines of a process's log, to show when it failed. */
 export function logTail(process: ManagedProcess, lines = 5): string {
   try {
-    return readFileSync(process.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return readFileSync(process.logFile, 'utf8')
+      .trimEnd()
+      .split('\n')
+      .slice(-lines)
+      .join('\n');
   } catch {
     return '(no log)';
   }

@@ -1,4 +1,8 @@
-import { CleanupList, loadRuntimeConfig, type RuntimeConfig } from '@rekey/runtime';
+import {
+  CleanupList,
+  loadRuntimeConfig,
+  type RuntimeConfig,
+} from '@rekey/runtime';
 
 import { readDevEnvironment, withDevEnvironment } from './dev-environment.js';
 

@@ -17,7 +17,9 @@ import { ensureDevEnvironment } from './dev-environment.js';
  */
 export function cliProgram(): Command {
   const program = new Command('rekey')
-    .description('Manage per-tenant data keys and re-encrypt data when they rotate.')
+    .description(
+      'Manage per-tenant data keys and re-encrypt data when they rotate.',
+    )
     .showHelpAfterError();
 
   program
@@ -29,8 +31,13 @@ export function cliProgram(): Command {
     .command('hsm')
     .description('HSM set-up')
     .command('init')
-    .description('create the token (if absent), the master key on it and the first KEK')
-    .option('--dev', 'use a development SoftHSM2 token under .rekey/ with random PINs')
+    .description(
+      'create the token (if absent), the master key on it and the first KEK',
+    )
+    .option(
+      '--dev',
+      'use a development SoftHSM2 token under .rekey/ with random PINs',
+    )
     .action((options: { dev?: boolean }) => {
       if (options.dev) ensureDevEnvironment();
 
@@ -55,8 +62,12 @@ export function cliProgram(): Command {
     .option('--no-progress', 'no progress bar')
     .option('--api <url>', 'the scheduler API (default: REKEY_API_URL)')
     .action(
-      (options: { tenant: string; wait: boolean; progress: boolean; api?: string }) =>
-        run((ctx) => rotateCommand(ctx, options)),
+      (options: {
+        tenant: string;
+        wait: boolean;
+        progress: boolean;
+        api?: string;
+      }) => run((ctx) => rotateCommand(ctx, options)),
     );
 
   program
@@ -75,25 +86,35 @@ export function cliProgram(): Command {
     .option('--json', 'print the report as JSON')
     .option('--no-progress', 'no progress bar')
     .action((options: { tenant: string; json?: boolean; progress: boolean }) =>
-      run((ctx) => verifyCommand(ctx, { ...options, json: options.json ?? false })),
+      run((ctx) =>
+        verifyCommand(ctx, { ...options, json: options.json ?? false }),
+      ),
     );
 
   program
     .command('demo')
-    .description('seed, rotate and verify a tenant end to end on the local services')
+    .description(
+      'seed, rotate and verify a tenant end to end on the local services',
+    )
     .option('--rows <n>', 'records to seed', '100000')
     .option('--tenant <id>', 'tenant id (default: a new demo tenant)')
     .option('--workers <n>', 'worker processes', '2')
     .option('--no-progress', 'no progress bars')
     .action(
-      (options: { rows: string; tenant?: string; workers: string; progress: boolean }) =>
-        run((ctx) => demoCommand(ctx, options)),
+      (options: {
+        rows: string;
+        tenant?: string;
+        workers: string;
+        progress: boolean;
+      }) => run((ctx) => demoCommand(ctx, options)),
     );
 
   return program;
 }
 
-async function run(action: (ctx: CliContext) => Promise<unknown>): Promise<void> {
+async function run(
+  action: (ctx: CliContext) => Promise<unknown>,
+): Promise<void> {
   let ctx: CliContext | undefined;
   try {
     ctx = createCliContext();
@@ -104,7 +125,9 @@ async function run(action: (ctx: CliContext) => Promise<unknown>): Promise<void>
   } finally {
     const failures = (await ctx?.cleanup.run()) ?? [];
     for (const failure of failures) {
-      process.stderr.write(`rekey: closing ${failure.name}: ${describe(failure.error)}\n`);
+      process.stderr.write(
+        `rekey: closing ${failure.name}: ${describe(failure.error)}\n`,
+      );
     }
   }
 }

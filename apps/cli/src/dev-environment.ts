@@ -20,7 +20,9 @@ const envFile = 'dev.env';
  * The variables of the development environment, if `rekey hsm init --dev`
  * or `rekey demo` made one in `dir`.
  */
-export function readDevEnvironment(dir = defaultDir()): DevEnvironment | undefined {
+export function readDevEnvironment(
+  dir = defaultDir(),
+): DevEnvironment | undefined {
   const file = join(dir, envFile);
   if (!existsSync(file)) return undefined;
 

@@ -20,7 +20,10 @@ export async function preflight(config: RuntimeConfig): Promise<string[]> {
 }
 
 async function checkPostgres(url: string): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 3000,
+  });
   try {
     await client.connect();
     await client.query('select 1');
@@ -69,7 +72,7 @@ function checkPkcs11Module(path: string): string | undefined {
   return (
     `SoftHSM2 is not installed: there is no PKCS#11 module at ${path}. ` +
     'Install it (Debian/Ubuntu: `apt-get install softhsm2`; macOS: `brew install softhsm`) ' +
-    'or point REKEY_PKCS11_MODULE at your HSM vendor\'s module.'
+    "or point REKEY_PKCS11_MODULE at your HSM vendor's module."
   );
 }
 

@@ -29,19 +29,27 @@ export class RekeyApiClient {
   }
 
   /** `POST /v1/tenants/:tenantId/rotations` */
-  async requestRotation(tenantId: string, requestedBy: string): Promise<ApiRotation> {
-    const body = await this.#call(`/v1/tenants/${encodeURIComponent(tenantId)}/rotations`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ requestedBy }),
-    });
+  async requestRotation(
+    tenantId: string,
+    requestedBy: string,
+  ): Promise<ApiRotation> {
+    const body = await this.#call(
+      `/v1/tenants/${encodeURIComponent(tenantId)}/rotations`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ requestedBy }),
+      },
+    );
 
     return rotationOf(body);
   }
 
   /** `GET /v1/rotations/:id` */
   async getRotation(id: number): Promise<ApiRotation> {
-    return rotationOf(await this.#call(`/v1/rotations/${id}`, { method: 'GET' }));
+    return rotationOf(
+      await this.#call(`/v1/rotations/${id}`, { method: 'GET' }),
+    );
   }
 
   async #call(path: string, init: RequestInit): Promise<unknown> {
@@ -77,15 +85,24 @@ export class RekeyApiClient {
 }
 
 interface RotationBody {
-  readonly rotation?: Omit<ApiRotation, 'rowsTotal' | 'rowsDone' | 'rowsFailed' | 'rowsRemaining'> & {
-    readonly progress?: Pick<ApiRotation, 'rowsTotal' | 'rowsDone' | 'rowsFailed' | 'rowsRemaining'>;
+  readonly rotation?: Omit<
+    ApiRotation,
+    'rowsTotal' | 'rowsDone' | 'rowsFailed' | 'rowsRemaining'
+  > & {
+    readonly progress?: Pick<
+      ApiRotation,
+      'rowsTotal' | 'rowsDone' | 'rowsFailed' | 'rowsRemaining'
+    >;
   };
 }
 
 function rotationOf(body: unknown): ApiRotation {
   const rotation = (body as RotationBody).rotation;
   if (!rotation) {
-    throw new RekeyError('REKEY_INTERNAL', 'the scheduler API answered without a rotation');
+    throw new RekeyError(
+      'REKEY_INTERNAL',
+      'the scheduler API answered without a rotation',
+    );
   }
 
   return {

@@ -1,4 +1,6 @@
-export { CleanupSteps, type CleanupFailure } from './cleanup-steps.js';
+import { createLogger, type LoggerOptions } from '@rekey/runtime';
+import type { Logger } from 'pino';
+
 export {
   httpStatusOf,
   retryAfterSeconds,
@@ -10,16 +12,6 @@ export {
   failuresShown,
 } from './rotation-routes.js';
 export { buildSchedulerApp, type SchedulerDeps } from './scheduler-app.js';
-export {
-  loadSchedulerConfig,
-  schedulerEnvSchema,
-  type SchedulerConfig,
-} from './scheduler-config.js';
-export {
-  createSchedulerLogger,
-  schedulerRedactPaths,
-  serializeError,
-} from './scheduler-logger.js';
 export type {
   ActiveKeyFinder,
   DatabaseProbe,
@@ -27,6 +19,31 @@ export type {
   RangeRecord,
   RotationQueue,
   RotationRunStore,
+  RunProgress,
   RunRecord,
   RunStatus,
 } from './scheduler-ports.js';
+
+/**
+ * The scheduler's root logger, for {@link buildSchedulerApp}: the runtime's
+ * logger named `rekey-scheduler`, with its request and reply serializers
+ * and with error stacks. Fastify gives each request a child of it.
+ *
+ * Level policy: `error` — an operator must act (a run could not be marked
+ * failed, a request failed unexpectedly); `warn` — degraded but retrying
+ * (Redis or PostgreSQL away, answered 503); `info` — lifecycle (start,
+ * stop, rotation requested); `debug` — detail.
+ *
+ * @param options - the level, and where lines go
+ * @returns a pino logger
+ */
+export function createSchedulerLogger(
+  options: Pick<LoggerOptions, 'level' | 'destination'> = {},
+): Logger {
+  return createLogger({
+    ...options,
+    name: 'rekey-scheduler',
+    http: true,
+    errorStacks: true,
+  });
+}

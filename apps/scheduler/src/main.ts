@@ -5,11 +5,10 @@ import {
   RotationRunRepository,
 } from '@rekey/postgres';
 import { RekeyQueues } from '@rekey/queue';
+import { CleanupList, describeServer, loadRuntimeConfig } from '@rekey/runtime';
 
-import { CleanupSteps } from './cleanup-steps.js';
+import { createSchedulerLogger } from './index.js';
 import { buildSchedulerApp } from './scheduler-app.js';
-import { describeServer, loadSchedulerConfig } from './scheduler-config.js';
-import { createSchedulerLogger } from './scheduler-logger.js';
 
 /**
  * The scheduler's entry point: reads the environment once, opens the pool
@@ -24,23 +23,23 @@ const shutdownGraceMillis = 15_000;
 const connectionErrorLogIntervalMillis = 30_000;
 
 async function main(): Promise<void> {
-  const config = loadSchedulerConfig(process.env);
+  const config = loadRuntimeConfig(process.env);
   const log = createSchedulerLogger({ level: config.logLevel });
-  const cleanup = new CleanupSteps();
+  const cleanup = new CleanupList();
 
   const pool = createPool({
-    connectionString: config.databaseUrl,
+    connectionString: config.database.url,
     max: 10,
     applicationName: 'rekey-scheduler',
     onIdleClientError: (error) =>
       log.warn({ err: error }, 'idle database connection lost'),
   });
-  const db = createDatabase(pool, { schema: config.databaseSchema });
+  const db = createDatabase(pool, { schema: config.database.schema });
 
   let lastRedisErrorAt = 0;
   const queues = RekeyQueues.open({
-    redisUrl: config.redisUrl,
-    prefix: config.queuePrefix,
+    redisUrl: config.redis.url,
+    prefix: config.redis.queuePrefix,
     onConnectionError: (error) => {
       if (Date.now() - lastRedisErrorAt < connectionErrorLogIntervalMillis) {
         return;
@@ -87,7 +86,7 @@ async function main(): Promise<void> {
   process.once('SIGINT', (signal) => void stop(signal));
 
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.api.port, host: config.api.host });
   } catch (error) {
     log.error({ err: error }, 'scheduler failed to start');
     await cleanup.run();
@@ -95,12 +94,12 @@ async function main(): Promise<void> {
   }
   log.info(
     {
-      host: config.host,
-      port: config.port,
-      schema: config.databaseSchema,
-      queuePrefix: config.queuePrefix,
-      database: describeServer(config.databaseUrl),
-      redis: describeServer(config.redisUrl),
+      host: config.api.host,
+      port: config.api.port,
+      schema: config.database.schema,
+      queuePrefix: config.redis.queuePrefix,
+      database: describeServer(config.database.url),
+      redis: describeServer(config.redis.url),
     },
     'scheduler listening',
   );
@@ -108,7 +107,7 @@ async function main(): Promise<void> {
 
 main().catch((error: unknown) => {
   // Configuration errors end here, before any logger exists; their
-  // messages name variables, never values.
+  // messages name variables and never repeat a URL or PIN.
   process.stderr.write(
     `rekey-scheduler: ${error instanceof Error ? error.message : String(error)}\n`,
   );

@@ -1,5 +1,6 @@
 import { RekeyError } from '@rekey/core';
 import { requestRotation } from '@rekey/rotation';
+import { serializeError } from '@rekey/runtime';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 import {
@@ -11,7 +12,6 @@ import {
   rotationRequestParamsSchema,
 } from './request-schemas.js';
 import { detailView, runPath, summaryView } from './rotation-views.js';
-import { serializeError } from './scheduler-logger.js';
 import type {
   ActiveKeyFinder,
   RotationQueue,
@@ -66,7 +66,10 @@ export function registerRotationRoutes(
             log.warn({ err: error }, 'rotation not scheduled');
           } else {
             log.error(
-              { err: markError, enqueueErr: serializeError(error) },
+              {
+                err: markError,
+                enqueueErr: serializeError(error, { stack: true }),
+              },
               'rotation left pending without a job',
             );
           }
@@ -152,6 +155,3 @@ function actorOf(request: FastifyRequest): string {
     `${actorHeader} header`,
   );
 }
-
-
-

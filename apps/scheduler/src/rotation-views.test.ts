@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 
 import { detailView, summaryView } from './rotation-views.js';
+import type { RunRecord } from './scheduler-ports.js';
 
-const run = {
+const run: RunRecord & { readonly wrapped: Buffer } = {
   id: 12,
   tenantId: 'tenant-a',
   status: 'completed_with_failures',
@@ -10,13 +11,13 @@ const run = {
   toKeyId: 9,
   rowsTotal: 1000,
   rowsRemaining: 2,
+  hsmCalls: 4,
   error: null,
   requestedBy: 'ops@example.test',
   createdAt: new Date('2025-01-02T03:04:05Z'),
   startedAt: new Date('2025-01-02T03:04:06Z'),
   finishedAt: null,
-  // Fields the API does not show.
-  hsmCalls: 4,
+  // A field the API does not show.
   wrapped: Buffer.from('secret'),
 };
 
@@ -31,6 +32,7 @@ describe('summaryView', () => {
       requestedBy: 'ops@example.test',
       fromKeyId: 3,
       toKeyId: 9,
+      hsmCalls: 4,
       error: null,
       createdAt: '2025-01-02T03:04:05.000Z',
       startedAt: '2025-01-02T03:04:06.000Z',
@@ -43,7 +45,7 @@ describe('detailView', () => {
   it('shows progress, ranges, the failed ranges and failures by row id', () => {
     const view = detailView({
       run,
-      progress: { rowsDone: 998n, rowsFailed: 2n },
+      progress: { rowsDone: 998, rowsFailed: 2 },
       ranges: [
         {
           rangeNo: 0,

@@ -1,8 +1,9 @@
 import type {
-  Count,
   FailureRecord,
   RangeRecord,
+  RunProgress,
   RunRecord,
+  RunStatus,
 } from './scheduler-ports.js';
 
 /**
@@ -15,14 +16,16 @@ import type {
 export interface RunSummaryView {
   readonly id: number;
   readonly tenantId: string;
-  readonly status: string;
-  readonly requestedBy: string | null;
-  readonly fromKeyId: number | null;
+  readonly status: RunStatus;
+  readonly requestedBy: string;
+  readonly fromKeyId: number;
+  /** Null until the run starts. */
   readonly toKeyId: number | null;
   /** PKCS#11 key operations the run's jobs made. */
   readonly hsmCalls: number;
   readonly error: string | null;
-  readonly createdAt: string | null;
+  /** ISO 8601 times. */
+  readonly createdAt: string;
   readonly startedAt: string | null;
   readonly finishedAt: string | null;
 }
@@ -42,7 +45,7 @@ export interface ProgressView {
   readonly rowsRemaining: number | null;
 }
 
-const finishedStatuses = new Set([
+const finishedStatuses: ReadonlySet<RunStatus> = new Set<RunStatus>([
   'completed',
   'completed_with_failures',
   'failed',
@@ -51,7 +54,7 @@ const finishedStatuses = new Set([
 /** One range of a run. */
 export interface RangeView {
   readonly rangeNo: number;
-  readonly status: string;
+  readonly status: RangeRecord['status'];
   readonly rowsDone: number;
   readonly rowsFailed: number;
   readonly error: string | null;
@@ -89,12 +92,12 @@ export function summaryView(run: RunRecord): RunSummaryView {
     id: run.id,
     tenantId: run.tenantId,
     status: run.status,
-    requestedBy: run.requestedBy ?? null,
-    fromKeyId: idOrNull(run.fromKeyId),
-    toKeyId: idOrNull(run.toKeyId),
-    hsmCalls: run.hsmCalls == null ? 0 : count(run.hsmCalls),
-    error: run.error ?? null,
-    createdAt: timeOrNull(run.createdAt),
+    requestedBy: run.requestedBy,
+    fromKeyId: run.fromKeyId,
+    toKeyId: run.toKeyId,
+    hsmCalls: run.hsmCalls,
+    error: run.error,
+    createdAt: run.createdAt.toISOString(),
     startedAt: timeOrNull(run.startedAt),
     finishedAt: timeOrNull(run.finishedAt),
   };
@@ -103,7 +106,7 @@ export function summaryView(run: RunRecord): RunSummaryView {
 /** The parts of {@link detailView}. */
 export interface RunDetailParts {
   readonly run: RunRecord;
-  readonly progress: { readonly rowsDone: Count; readonly rowsFailed: Count };
+  readonly progress: RunProgress;
   readonly ranges: readonly RangeRecord[];
   readonly failures: readonly FailureRecord[];
 }
@@ -118,22 +121,22 @@ export function detailView(parts: RunDetailParts): RunDetailView {
   const ranges = parts.ranges.map((range): RangeView => ({
     rangeNo: range.rangeNo,
     status: range.status,
-    rowsDone: count(range.rowsDone),
-    rowsFailed: count(range.rowsFailed),
+    rowsDone: range.rowsDone,
+    rowsFailed: range.rowsFailed,
     error: range.error,
   }));
 
-  const rowsTotal = countOrNull(run.rowsTotal);
-  const rowsDone = count(parts.progress.rowsDone);
+  const { rowsTotal } = run;
+  const { rowsDone, rowsFailed } = parts.progress;
 
   return {
     ...summaryView(run),
     progress: {
       rowsTotal,
       rowsDone,
-      rowsFailed: count(parts.progress.rowsFailed),
+      rowsFailed,
       rowsRemaining: finishedStatuses.has(run.status)
-        ? countOrNull(run.rowsRemaining)
+        ? run.rowsRemaining
         : rowsTotal === null
           ? null
           : Math.max(rowsTotal - rowsDone, 0),
@@ -150,20 +153,6 @@ export function detailView(parts: RunDetailParts): RunDetailView {
   };
 }
 
-function count(value: Count | string): number {
-  return Number(value);
-}
-
-function countOrNull(value: Count | string | null | undefined): number | null {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-function idOrNull(value: number | bigint | string | null | undefined) {
-  return value === null || value === undefined ? null : Number(value);
-}
-
-function timeOrNull(value: Date | string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-
-  return value instanceof Date ? value.toISOString() : value;
+function timeOrNull(value: Date | null): string | null {
+  return value === null ? null : value.toISOString();
 }

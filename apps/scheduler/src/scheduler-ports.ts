@@ -1,50 +1,49 @@
+import type {
+  RotationFailure,
+  RotationRange,
+  RotationRun,
+} from '@rekey/postgres';
+
 /**
  * The parts of other packages the scheduler calls, as small structural
- * interfaces. `@rekey/postgres` and `@rekey/queue` satisfy them; tests and
- * other wirings may pass anything that does. Fields the scheduler only
- * passes through to the client are typed loosely, so a repository that
- * returns a richer row still fits.
+ * interfaces. Each record type picks the fields the routes read from the
+ * type `@rekey/postgres` returns, so `RotationRunRepository` and
+ * `RekeyQueues` satisfy these ports as they are, and tests and other
+ * wirings may pass anything of the same shape.
  */
 
 /** The status of a rotation run. */
-export type RunStatus =
-  'pending' | 'running' | 'completed' | 'completed_with_failures' | 'failed';
+export type RunStatus = RotationRun['status'];
 
-/** A count as the repository returns it. */
-export type Count = number | bigint;
+/** A rotation run, with the fields the API shows. */
+export type RunRecord = Pick<
+  RotationRun,
+  | 'id'
+  | 'tenantId'
+  | 'status'
+  | 'fromKeyId'
+  | 'toKeyId'
+  | 'rowsTotal'
+  | 'rowsRemaining'
+  | 'hsmCalls'
+  | 'error'
+  | 'requestedBy'
+  | 'createdAt'
+  | 'startedAt'
+  | 'finishedAt'
+>;
 
-/** A rotation run as the repository returns it. */
-export interface RunRecord {
-  readonly id: number;
-  readonly tenantId: string;
-  readonly status: RunStatus | (string & {});
-  readonly fromKeyId?: number | bigint | string | null;
-  readonly toKeyId?: number | bigint | string | null;
-  readonly rowsTotal?: Count | string | null;
-  readonly rowsRemaining?: Count | string | null;
-  readonly hsmCalls?: Count | string | null;
-  readonly error?: string | null;
-  readonly requestedBy?: string | null;
-  readonly createdAt?: Date | string | null;
-  readonly startedAt?: Date | string | null;
-  readonly finishedAt?: Date | string | null;
-}
+/** One id range of a run, with the fields the API shows. */
+export type RangeRecord = Pick<
+  RotationRange,
+  'rangeNo' | 'status' | 'rowsDone' | 'rowsFailed' | 'error'
+>;
 
-/** One id range of a run. */
-export interface RangeRecord {
-  readonly rangeNo: number;
-  readonly status: string;
-  readonly rowsDone: Count | string;
-  readonly rowsFailed: Count | string;
-  readonly error: string | null;
-}
+/** Rows re-encrypted and rows failed, summed over a run's ranges. */
+export type RunProgress = Pick<RotationRange, 'rowsDone' | 'rowsFailed'>;
 
 /** One row a run could not re-encrypt. */
-export interface FailureRecord {
-  readonly rowId: bigint | number | string;
-  readonly code: string;
-  readonly reason: string;
-}
+export type FailureRecord = Pick<RotationFailure, 'rowId' | 'code' | 'reason'>;
 
 /** The rotation runs, in PostgreSQL. */
 export interface RotationRunStore {
@@ -67,13 +66,13 @@ export interface RotationRunStore {
   finishRun(
     id: number,
     outcome: { status: 'failed'; rowsRemaining: null; error: string },
-  ): Promise<unknown>;
+  ): Promise<void>;
   listRanges(runId: number): Promise<readonly RangeRecord[]>;
   listFailures(
     runId: number,
     options: { limit: number },
   ): Promise<readonly FailureRecord[]>;
-  progress(runId: number): Promise<{ rowsDone: Count; rowsFailed: Count }>;
+  progress(runId: number): Promise<RunProgress>;
 }
 
 /** The key registry, for the tenant's current DEK. */

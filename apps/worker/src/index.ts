@@ -1,2 +1,6 @@
-export { reencryptProcessor, rotationProcessor, type ProcessorDeps } from './rotation-processors.js';
+export {
+  reencryptProcessor,
+  rotationProcessor,
+  type ProcessorDeps,
+} from './rotation-processors.js';
 export { runWorker } from './worker-main.js';

@@ -33,19 +33,25 @@ export function rotationProcessor(deps: ProcessorDeps) {
     if (job.name === jobNames.rotateDek) {
       const { runId } = parseJobData(rotateDekJobSchema, job.data);
 
-      return runJob(deps, job, runId, async () => {
-        const { rangeNos } = await deps.engine.startRotation(runId);
-        if (rangeNos.length > 0) {
-          await deps.queues.enqueueRangeFlow({ runId, rangeNos });
-        }
+      return runJob(deps, job, {
+        runId,
+        work: async () => {
+          const { rangeNos } = await deps.engine.startRotation(runId);
+          if (rangeNos.length > 0) {
+            await deps.queues.enqueueRangeFlow({ runId, rangeNos });
+          }
 
-        return { ranges: rangeNos.length };
+          return { ranges: rangeNos.length };
+        },
       });
     }
     if (job.name === jobNames.finalizeRotation) {
       const { runId } = parseJobData(finalizeRotationJobSchema, job.data);
 
-      return runJob(deps, job, runId, () => deps.engine.finalize(runId));
+      return runJob(deps, job, {
+        runId,
+        work: () => deps.engine.finalize(runId),
+      });
     }
 
     throw new UnrecoverableError(`unknown job name ${job.name}`);
@@ -61,9 +67,11 @@ export function reencryptProcessor(deps: ProcessorDeps) {
   return async (job: Job, token?: string): Promise<unknown> => {
     const { runId, rangeNo } = parseJobData(reencryptRangeJobSchema, job.data);
 
-    const outcome = await runJob(deps, job, runId, () =>
-      deps.engine.reencryptRange(runId, rangeNo, { signal: deps.stopping }),
-    );
+    const outcome = await runJob(deps, job, {
+      runId,
+      work: () =>
+        deps.engine.reencryptRange(runId, rangeNo, { signal: deps.stopping }),
+    });
     if (outcome.status === 'interrupted') {
       await job.moveToDelayed(Date.now() + 1000, token);
       throw new DelayedError();
@@ -76,9 +84,9 @@ export function reencryptProcessor(deps: ProcessorDeps) {
 async function runJob<T>(
   deps: ProcessorDeps,
   job: Job,
-  runId: number,
-  work: () => Promise<T>,
+  step: { readonly runId: number; readonly work: () => Promise<T> },
 ): Promise<T> {
+  const { runId, work } = step;
   const log = deps.log.child({ jobId: job.id, job: job.name, runId });
   const hsmBefore = deps.hsm.operationCount;
   const started = performance.now();
@@ -114,7 +122,10 @@ interface JobFailure {
  * attempt. When no attempt is left, a `rotate-dek` or `finalize-rotation`
  * failure also ends the run as failed, so it never stays "running".
  */
-async function jobError(deps: ProcessorDeps, failure: JobFailure): Promise<Error> {
+async function jobError(
+  deps: ProcessorDeps,
+  failure: JobFailure,
+): Promise<Error> {
   const { job, runId, error, log } = failure;
   if (error instanceof DelayedError) return error;
 

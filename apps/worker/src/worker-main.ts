@@ -1,4 +1,9 @@
-import { createWorkerConnection, createWorkerOptions, queueNames, RekeyQueues } from '@rekey/queue';
+import {
+  createWorkerConnection,
+  createWorkerOptions,
+  queueNames,
+  RekeyQueues,
+} from '@rekey/queue';
 import type { RotationEvent } from '@rekey/rotation';
 import {
   CleanupList,
@@ -9,7 +14,10 @@ import {
 import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 
-import { reencryptProcessor, rotationProcessor } from './rotation-processors.js';
+import {
+  reencryptProcessor,
+  rotationProcessor,
+} from './rotation-processors.js';
 
 /**
  * Starts a worker process: both queues' workers over one HSM session, one
@@ -67,7 +75,9 @@ export async function runWorker(): Promise<void> {
     ),
   ];
   for (const worker of workers) {
-    worker.on('error', (err) => log.warn({ err, queue: worker.name }, 'worker error'));
+    worker.on('error', (err) =>
+      log.warn({ err, queue: worker.name }, 'worker error'),
+    );
   }
 
   const shutdown = new CleanupList()
@@ -90,7 +100,10 @@ export async function runWorker(): Promise<void> {
     log.info({ signal }, 'worker stopping');
     void shutdown.run().then((failures) => {
       for (const failure of failures) {
-        log.error({ err: failure.error, step: failure.name }, 'shutdown step failed');
+        log.error(
+          { err: failure.error, step: failure.name },
+          'shutdown step failed',
+        );
       }
       log.info('worker stopped');
       process.exit(failures.length === 0 ? 0 : 1);
@@ -100,7 +113,11 @@ export async function runWorker(): Promise<void> {
   process.once('SIGINT', onSignal);
 
   log.info(
-    { pid: process.pid, concurrency: config.worker.concurrency, prefix: config.redis.queuePrefix },
+    {
+      pid: process.pid,
+      concurrency: config.worker.concurrency,
+      prefix: config.redis.queuePrefix,
+    },
     'worker started',
   );
 }
@@ -114,7 +131,9 @@ async function closeWithin(
   const expired = new Promise<'expired'>((resolve) => {
     timer = setTimeout(() => resolve('expired'), graceMillis);
   });
-  const closed = Promise.all(workers.map((w) => w.close())).then(() => 'closed' as const);
+  const closed = Promise.all(workers.map((w) => w.close())).then(
+    () => 'closed' as const,
+  );
 
   const outcome = await Promise.race([closed, expired]);
   clearTimeout(timer);

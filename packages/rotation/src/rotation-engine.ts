@@ -1,8 +1,4 @@
-import {
-  RekeyError,
-  type KeyHierarchy,
-  type KeyStorePort,
-} from '@rekey/core';
+import { RekeyError, type KeyHierarchy, type KeyStorePort } from '@rekey/core';
 import type {
   BatchTransform,
   RecordBatchIo,
@@ -113,8 +109,7 @@ export class RotationEngine {
     if (terminal.has(run.status)) return { rangeNos: [] };
 
     const toKeyId =
-      run.toKeyId ??
-      (await this.#hierarchy.rotateDek(run.tenantId, run.id)).id;
+      run.toKeyId ?? (await this.#hierarchy.rotateDek(run.tenantId, run.id)).id;
 
     let ranges = await this.#runs.listRanges(run.id);
     if (ranges.length === 0) {

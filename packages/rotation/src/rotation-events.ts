@@ -27,7 +27,10 @@ export type RotationEvent =
       readonly runId: number;
       readonly rangeNo: number;
       /** The first few rows of the batch that failed, by id and code. */
-      readonly rows: ReadonlyArray<{ readonly rowId: string; readonly code: string }>;
+      readonly rows: ReadonlyArray<{
+        readonly rowId: string;
+        readonly code: string;
+      }>;
       readonly count: number;
     }
   | {

@@ -75,7 +75,11 @@ export async function requestRotation<Run extends { readonly id: number }>(
       ? 'not scheduled: the job queue was unreachable'
       : 'not scheduled: the job queue refused the job';
     const markError = await deps.runs
-      .finishRun(run.id, { status: 'failed', rowsRemaining: null, error: reason })
+      .finishRun(run.id, {
+        status: 'failed',
+        rowsRemaining: null,
+        error: reason,
+      })
       .then(
         () => undefined,
         (failure: unknown) => failure ?? new Error('finishRun failed'),

@@ -31,7 +31,9 @@ export interface SeedResult {
  * 0.5 to 4 KiB encrypted under the tenant's current DEK (version 1 is
  * created if the tenant has none). For demos, tests and benchmarks.
  */
-export async function seedTenant(options: SeedTenantOptions): Promise<SeedResult> {
+export async function seedTenant(
+  options: SeedTenantOptions,
+): Promise<SeedResult> {
   const batchSize = options.batchSize ?? 2_000;
   const dek = await options.hierarchy.ensureTenantDek(options.tenantId);
   const key = await options.hierarchy.dataKey(dek.id);
@@ -44,7 +46,11 @@ export async function seedTenant(options: SeedTenantOptions): Promise<SeedResult
       const context = recordContext(options.table, options.tenantId, id);
       const document = contextDocument(options.tenantId, written + i);
 
-      return { id, keyId: dek.id, ciphertext: encryptRecord(key, context, document) };
+      return {
+        id,
+        keyId: dek.id,
+        ciphertext: encryptRecord(key, context, document),
+      };
     });
 
     await options.records.insertRecords(options.tenantId, rows);
@@ -56,9 +62,26 @@ export async function seedTenant(options: SeedTenantOptions): Promise<SeedResult
 }
 
 const words = [
-  'account', 'billing', 'session', 'profile', 'preference', 'address',
-  'invoice', 'contract', 'consent', 'device', 'region', 'ticket', 'note',
-  'history', 'payment', 'message', 'channel', 'segment', 'policy', 'audit',
+  'account',
+  'billing',
+  'session',
+  'profile',
+  'preference',
+  'address',
+  'invoice',
+  'contract',
+  'consent',
+  'device',
+  'region',
+  'ticket',
+  'note',
+  'history',
+  'payment',
+  'message',
+  'channel',
+  'segment',
+  'policy',
+  'audit',
 ];
 
 /**

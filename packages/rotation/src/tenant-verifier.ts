@@ -63,7 +63,10 @@ export async function verifyTenant(
   const pageSize = options.pageSize ?? 5_000;
   const maxListed = options.maxListedFailures ?? 100;
   const keys = new Map<number, Promise<DataKey>>();
-  const byKey = new Map<number, { keyId: number; version: number; rows: number }>();
+  const byKey = new Map<
+    number,
+    { keyId: number; version: number; rows: number }
+  >();
   const failures: VerifyFailure[] = [];
   let rows = 0;
   let failed = 0;
@@ -83,12 +86,17 @@ export async function verifyTenant(
         const key = await keyFor(row, keys, options.hierarchy);
         const context = recordContext(options.table, options.tenantId, row.id);
         decryptRecord(key, context, row.ciphertext).fill(0);
-        const entry = byKey.get(key.keyId) ?? { keyId: key.keyId, version: key.version, rows: 0 };
+        const entry = byKey.get(key.keyId) ?? {
+          keyId: key.keyId,
+          version: key.version,
+          rows: 0,
+        };
         entry.rows++;
         byKey.set(key.keyId, entry);
       } catch (error) {
         failed++;
-        if (failures.length < maxListed) failures.push(failureOf(row.id, error));
+        if (failures.length < maxListed)
+          failures.push(failureOf(row.id, error));
       }
     }
     afterId = page[page.length - 1]!.id;
@@ -106,7 +114,11 @@ export async function verifyTenant(
 }
 
 function keyFor(
-  row: { readonly id: bigint; readonly keyId: number; readonly ciphertext: Buffer },
+  row: {
+    readonly id: bigint;
+    readonly keyId: number;
+    readonly ciphertext: Buffer;
+  },
   keys: Map<number, Promise<DataKey>>,
   hierarchy: KeyHierarchy,
 ): Promise<DataKey> {
@@ -128,7 +140,8 @@ function keyFor(
 }
 
 function failureOf(rowId: bigint, error: unknown): VerifyFailure {
-  if (isRekeyError(error)) return { rowId, code: error.code, reason: error.message };
+  if (isRekeyError(error))
+    return { rowId, code: error.code, reason: error.message };
 
   return {
     rowId,

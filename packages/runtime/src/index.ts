@@ -4,6 +4,7 @@ export {
   type CleanupStep,
 } from './cleanup-list.js';
 export {
+  describeServer,
   loadRuntimeConfig,
   requirePin,
   runtimeEnvSchema,
@@ -11,9 +12,13 @@ export {
 } from './runtime-config.js';
 export {
   createLogger,
+  httpSerializers,
   redactPaths,
   serializeError,
+  type LoggedReply,
+  type LoggedRequest,
   type LoggerOptions,
+  type SerializeErrorOptions,
 } from './runtime-logger.js';
 export {
   openDatabaseServices,

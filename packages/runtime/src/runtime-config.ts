@@ -1,6 +1,7 @@
 import type { WrapMechanism } from '@rekey/core';
-import { RekeyError } from '@rekey/core';
+import { isRekeyError, RekeyError } from '@rekey/core';
 import type { RecordTable } from '@rekey/postgres';
+import { validateQueuePrefix } from '@rekey/queue';
 import { z } from 'zod';
 
 const identifier = z
@@ -9,18 +10,44 @@ const identifier = z
 const count = (fallback: number) =>
   z.coerce.number().int().positive().default(fallback);
 
+/** A URL whose protocol is one of `protocols`, such as `postgres:`. */
+const urlWithProtocols = (protocols: readonly string[]) =>
+  z.string().refine(
+    (value) => {
+      try {
+        return protocols.includes(new URL(value).protocol);
+      } catch {
+        return false;
+      }
+    },
+    {
+      error: `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    },
+  );
+
+/** A queue prefix that `@rekey/queue` accepts: one `{hash tag}`. */
+const queuePrefix = z.string().superRefine((prefix, context) => {
+  try {
+    validateQueuePrefix(prefix);
+  } catch (error) {
+    if (!isRekeyError(error)) throw error;
+    context.addIssue({ code: 'custom', message: error.message });
+  }
+});
+
 /**
  * Every environment variable the Rekey apps read, with its default. Apps
  * call {@link loadRuntimeConfig} once, at their entry point.
  */
 export const runtimeEnvSchema = z.object({
-  DATABASE_URL: z
-    .string()
-    .startsWith('postgres')
-    .default('postgres://postgres@127.0.0.1:5432/postgres'),
+  DATABASE_URL: urlWithProtocols(['postgres:', 'postgresql:']).default(
+    'postgres://postgres@127.0.0.1:5432/postgres',
+  ),
   REKEY_DB_SCHEMA: identifier.default('rekey'),
-  REDIS_URL: z.string().startsWith('redis').default('redis://127.0.0.1:6379'),
-  REKEY_QUEUE_PREFIX: z.string().default('{rekey}'),
+  REDIS_URL: urlWithProtocols(['redis:', 'rediss:']).default(
+    'redis://127.0.0.1:6379',
+  ),
+  REKEY_QUEUE_PREFIX: queuePrefix.default('{rekey}'),
   REKEY_PKCS11_MODULE: z.string().default('/usr/lib/softhsm/libsofthsm2.so'),
   REKEY_HSM_TOKEN_LABEL: z.string().min(1).max(32).default('rekey'),
   REKEY_HSM_PIN: z.string().min(4).optional(),
@@ -39,8 +66,16 @@ export const runtimeEnvSchema = z.object({
   REKEY_BATCH_SIZE: count(5_000),
   REKEY_WORKER_CONCURRENCY: count(1),
   REKEY_SHUTDOWN_GRACE_MILLIS: count(20_000),
-  REKEY_WORKER_LOCK_DURATION_MILLIS: z.coerce.number().int().positive().optional(),
-  REKEY_WORKER_STALLED_INTERVAL_MILLIS: z.coerce.number().int().positive().optional(),
+  REKEY_WORKER_LOCK_DURATION_MILLIS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional(),
+  REKEY_WORKER_STALLED_INTERVAL_MILLIS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
   REKEY_API_URL: z.string().url().default('http://127.0.0.1:8080'),
@@ -51,8 +86,16 @@ export const runtimeEnvSchema = z.object({
 
 /** The validated, frozen configuration of a Rekey process. */
 export interface RuntimeConfig {
-  readonly database: { readonly url: string; readonly schema: string };
-  readonly redis: { readonly url: string; readonly queuePrefix: string };
+  readonly database: {
+    /** May hold a password. Non-enumerable: never in a dump of the config. */
+    readonly url: string;
+    readonly schema: string;
+  };
+  readonly redis: {
+    /** May hold a password. Non-enumerable: never in a dump of the config. */
+    readonly url: string;
+    readonly queuePrefix: string;
+  };
   readonly hsm: {
     readonly modulePath: string;
     readonly tokenLabel: string;
@@ -82,9 +125,12 @@ export interface RuntimeConfig {
 
 /**
  * Reads and validates the environment into a frozen {@link RuntimeConfig}.
+ * An empty variable counts as unset and takes its default.
  *
  * @param env - the environment, normally `process.env`
- * @throws RekeyError `REKEY_CONFIG_INVALID` naming every bad variable
+ * @returns the frozen configuration
+ * @throws RekeyError `REKEY_CONFIG_INVALID` naming every bad variable; the
+ *   message never repeats the value of a URL or PIN, which may be secret
  */
 export function loadRuntimeConfig(
   env: Readonly<Record<string, string | undefined>>,
@@ -107,22 +153,25 @@ export function loadRuntimeConfig(
   }
 
   const e = parsed.data;
-  const hsm = {
-    modulePath: e.REKEY_PKCS11_MODULE,
-    tokenLabel: e.REKEY_HSM_TOKEN_LABEL,
-    masterLabel: e.REKEY_HSM_MASTER_LABEL,
-    wrapMechanism: e.REKEY_HSM_WRAP_MECHANISM,
-    kekScope: e.REKEY_KEK_SCOPE,
-  };
-  Object.defineProperty(hsm, 'pin', {
-    value: e.REKEY_HSM_PIN,
-    enumerable: false,
-  });
+  const hsm = hide(
+    {
+      modulePath: e.REKEY_PKCS11_MODULE,
+      tokenLabel: e.REKEY_HSM_TOKEN_LABEL,
+      masterLabel: e.REKEY_HSM_MASTER_LABEL,
+      wrapMechanism: e.REKEY_HSM_WRAP_MECHANISM,
+      kekScope: e.REKEY_KEK_SCOPE,
+    },
+    'pin',
+    e.REKEY_HSM_PIN,
+  );
+  // Connection URLs may carry a password (`postgres://app:secret@db/…`).
+  const database = hide({ schema: e.REKEY_DB_SCHEMA }, 'url', e.DATABASE_URL);
+  const redis = hide({ queuePrefix: e.REKEY_QUEUE_PREFIX }, 'url', e.REDIS_URL);
 
   return deepFreeze({
-    database: { url: e.DATABASE_URL, schema: e.REKEY_DB_SCHEMA },
-    redis: { url: e.REDIS_URL, queuePrefix: e.REKEY_QUEUE_PREFIX },
-    hsm: hsm as RuntimeConfig['hsm'],
+    database,
+    redis,
+    hsm,
     table: {
       schema: e.REKEY_RECORD_SCHEMA ?? e.REKEY_DB_SCHEMA,
       table: e.REKEY_RECORD_TABLE,
@@ -155,6 +204,35 @@ export function requirePin(config: RuntimeConfig): string {
     'REKEY_CONFIG_INVALID',
     'REKEY_HSM_PIN is not set: give the user PIN of the HSM token in the environment',
   );
+}
+
+/**
+ * `host:port` of a connection URL, for log lines; never its user
+ * information, path or query.
+ *
+ * @param url - a connection URL, such as `config.database.url`
+ * @returns `host:port`, with `default` for a URL without a port, or a
+ *   placeholder for a malformed URL
+ */
+export function describeServer(url: string): string {
+  try {
+    const parsed = new URL(url);
+
+    return `${parsed.hostname}:${parsed.port || 'default'}`;
+  } catch {
+    return 'the configured server';
+  }
+}
+
+/** Adds a non-enumerable property, so dumps and logs never show it. */
+function hide<T extends object, K extends string, V>(
+  target: T,
+  key: K,
+  value: V,
+): T & { readonly [P in K]: V } {
+  Object.defineProperty(target, key, { value, enumerable: false });
+
+  return target as T & { readonly [P in K]: V };
 }
 
 function deepFreeze<T extends object>(value: T): T {

@@ -9,7 +9,7 @@ import {
 } from '@rekey/postgres';
 import { RotationEngine, type RotationEventSink } from '@rekey/rotation';
 
-import type { CleanupList } from './cleanup-list.js';
+import { CleanupList } from './cleanup-list.js';
 import { requirePin, type RuntimeConfig } from './runtime-config.js';
 
 /** The PostgreSQL side of a Rekey process. */
@@ -77,17 +77,25 @@ export async function openKeyServices(
     pin: requirePin(config),
     wrapMechanism: config.hsm.wrapMechanism,
   });
-  // Shutdown order: zero the DEKs held in memory, close the HSM, then
-  // end the pool (added by openDatabaseServices below).
-  let hierarchy: KeyHierarchy | undefined;
-  options.cleanup.add('data keys', () => hierarchy?.close());
-  options.cleanup.add('hsm', () => hsm.close());
-  const database = openDatabaseServices(config, options);
-  hierarchy = new KeyHierarchy({
+  const databaseCleanup = new CleanupList();
+  const database = openDatabaseServices(config, {
+    ...options,
+    cleanup: databaseCleanup,
+  });
+  const hierarchy = new KeyHierarchy({
     hsm,
     store: database.keys,
     kekScope: config.hsm.kekScope,
   });
+  // Shutdown order: zero the DEKs held in memory, close the HSM, then the
+  // pool.
+  options.cleanup
+    .add('data keys', () => hierarchy.close())
+    .add('hsm', () => hsm.close())
+    .add('postgres', async () => {
+      const failures = await databaseCleanup.run();
+      if (failures.length > 0) throw failures[0]?.error;
+    });
 
   const engine = new RotationEngine({
     hierarchy,

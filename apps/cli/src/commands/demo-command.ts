@@ -14,7 +14,10 @@ import {
   stopProcess,
   type ManagedProcess,
 } from '../child-processes.js';
-import { ensureDevEnvironment, withDevEnvironment } from '../dev-environment.js';
+import {
+  ensureDevEnvironment,
+  withDevEnvironment,
+} from '../dev-environment.js';
 import { preflight } from '../preflight.js';
 import { hsmInitCommand } from './hsm-init-command.js';
 import { migrateCommand } from './migrate-command.js';
@@ -62,8 +65,17 @@ export async function demoCommand(
   if (env.SOFTHSM2_CONF) process.env.SOFTHSM2_CONF = env.SOFTHSM2_CONF;
   const port = await freePort();
   const apiUrl = `http://127.0.0.1:${port}`;
-  const demoEnv = { ...env, PORT: String(port), HOST: '127.0.0.1', REKEY_API_URL: apiUrl };
-  const demo: CliContext = { ...ctx, env: demoEnv, config: loadRuntimeConfig(demoEnv) };
+  const demoEnv = {
+    ...env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    REKEY_API_URL: apiUrl,
+  };
+  const demo: CliContext = {
+    ...ctx,
+    env: demoEnv,
+    config: loadRuntimeConfig(demoEnv),
+  };
   const tenantId = options.tenant ?? `demo-${Date.now().toString(36)}`;
 
   await migrateCommand(demo);
@@ -81,19 +93,35 @@ export async function demoCommand(
     await Promise.all(processes.map((p) => stopProcess(p, 30_000)));
   });
   processes.push(
-    startProcess({ name: 'scheduler', script: schedulerScript, env: demoEnv, logDir }),
+    startProcess({
+      name: 'scheduler',
+      script: schedulerScript,
+      env: demoEnv,
+      logDir,
+    }),
   );
   for (let i = 1; i <= Math.max(1, Number(options.workers) || 2); i++) {
     processes.push(
-      startProcess({ name: `worker-${i}`, script: workerScript, env: demoEnv, logDir }),
+      startProcess({
+        name: `worker-${i}`,
+        script: workerScript,
+        env: demoEnv,
+        logDir,
+      }),
     );
   }
-  say(`demo: started ${processes.map((p) => p.name).join(', ')}; logs in ${logDir}`);
+  say(
+    `demo: started ${processes.map((p) => p.name).join(', ')}; logs in ${logDir}`,
+  );
   await waitUntilReady(apiUrl, processes);
 
   const rotation = await watchProcesses(
     processes,
-    rotateCommand(demo, { tenant: tenantId, wait: true, progress: options.progress }),
+    rotateCommand(demo, {
+      tenant: tenantId,
+      wait: true,
+      progress: options.progress,
+    }),
   );
   const report = await verifyCommand(demo, {
     tenant: tenantId,
@@ -128,7 +156,9 @@ async function waitUntilReady(
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     assertRunning(processes);
-    const ready = await fetch(`${apiUrl}/readyz`, { signal: AbortSignal.timeout(2000) })
+    const ready = await fetch(`${apiUrl}/readyz`, {
+      signal: AbortSignal.timeout(2000),
+    })
       .then((r) => r.ok)
       .catch(() => false);
     if (ready) return;
@@ -176,7 +206,9 @@ function freePort(): Promise<number> {
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
       server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+        typeof address === 'object' && address
+          ? resolve(address.port)
+          : reject(new Error('no port')),
       );
     });
   });

@@ -38,7 +38,9 @@ export async function hsmInitCommand(ctx: CliContext): Promise<void> {
     applicationName: 'rekey-cli',
     poolMax: 2,
   });
-  const masterRecord = await services.hierarchy.registerMasterKey(hsm.masterLabel);
+  const masterRecord = await services.hierarchy.registerMasterKey(
+    hsm.masterLabel,
+  );
   const kek = await services.hierarchy.ensureKek();
 
   say(

@@ -22,7 +22,8 @@ export async function statusCommand(
     applicationName: 'rekey-cli',
     poolMax: 2,
   });
-  const tenantId = options.tenant === undefined ? undefined : tenantIdOf(options.tenant);
+  const tenantId =
+    options.tenant === undefined ? undefined : tenantIdOf(options.tenant);
 
   const masters = await db.keys.listKeys('master', 'master');
   const keks = await db.keys.listKeys('kek', ctx.config.hsm.kekScope);
@@ -33,7 +34,9 @@ export async function statusCommand(
   if (tenantId !== undefined) {
     const rows = await db.records.countRowsByKey(tenantId);
     for (const key of await db.keys.listKeys('dek', tenantId)) {
-      say(`dek ${tenantId} v${key.version}: key ${key.id} ${key.state} rows=${rows.get(key.id) ?? 0}`);
+      say(
+        `dek ${tenantId} v${key.version}: key ${key.id} ${key.state} rows=${rows.get(key.id) ?? 0}`,
+      );
     }
   }
 

@@ -43,19 +43,20 @@ const hex = (s: string) => Buffer.from(s, 'hex');
 describe('AES-256-GCM against published vectors', () => {
   for (const v of vectors) {
     it(`seals ${v.name}`, () => {
-      const sealed = gcmSeal(
-        hex(v.key),
-        hex(v.iv),
-        hex(v.aad),
-        hex(v.plaintext),
-      );
+      const sealed = gcmSeal(hex(v.key), {
+        iv: hex(v.iv),
+        aad: hex(v.aad),
+        plaintext: hex(v.plaintext),
+      });
 
       expect(sealed.ciphertext.toString('hex')).toBe(v.ciphertext);
       expect(sealed.tag.toString('hex')).toBe(v.tag);
     });
 
     it(`opens ${v.name}`, () => {
-      const opened = gcmOpen(hex(v.key), hex(v.iv), hex(v.aad), {
+      const opened = gcmOpen(hex(v.key), {
+        iv: hex(v.iv),
+        aad: hex(v.aad),
         ciphertext: hex(v.ciphertext),
         tag: hex(v.tag),
       });
@@ -69,7 +70,9 @@ describe('AES-256-GCM against published vectors', () => {
     const tag = hex(v.tag);
     tag[0]! ^= 1;
 
-    const opened = gcmOpen(hex(v.key), hex(v.iv), hex(v.aad), {
+    const opened = gcmOpen(hex(v.key), {
+      iv: hex(v.iv),
+      aad: hex(v.aad),
       ciphertext: hex(v.ciphertext),
       tag,
     });
@@ -79,12 +82,11 @@ describe('AES-256-GCM against published vectors', () => {
 
   it('refuses an IV that is not 96 bits', () => {
     expect(() =>
-      gcmSeal(
-        Buffer.alloc(32),
-        Buffer.alloc(16),
-        Buffer.alloc(0),
-        Buffer.alloc(1),
-      ),
+      gcmSeal(Buffer.alloc(32), {
+        iv: Buffer.alloc(16),
+        aad: Buffer.alloc(0),
+        plaintext: Buffer.alloc(1),
+      }),
     ).toThrow(/12 bytes/);
   });
 });

@@ -13,10 +13,13 @@ const algorithm = 'aes-256-gcm';
  */
 export function gcmSeal(
   key: Buffer,
-  iv: Buffer,
-  aad: Buffer,
-  plaintext: Uint8Array,
+  input: {
+    readonly iv: Buffer;
+    readonly aad: Buffer;
+    readonly plaintext: Uint8Array;
+  },
 ): { readonly ciphertext: Buffer; readonly tag: Buffer } {
+  const { iv, aad, plaintext } = input;
   assertIv(iv);
 
   const cipher = createCipheriv(algorithm, key, iv, {
@@ -37,10 +40,14 @@ export function gcmSeal(
  */
 export function gcmOpen(
   key: Buffer,
-  iv: Buffer,
-  aad: Buffer,
-  sealed: { readonly ciphertext: Buffer; readonly tag: Buffer },
+  sealed: {
+    readonly iv: Buffer;
+    readonly aad: Buffer;
+    readonly ciphertext: Buffer;
+    readonly tag: Buffer;
+  },
 ): Buffer | null {
+  const { iv, aad } = sealed;
   assertIv(iv);
   if (sealed.tag.length !== envelopeLayout.tagBytes) return null;
 

@@ -141,7 +141,7 @@ describe('record cipher', () => {
     }
 
     expect(seen.size).toBe(count);
-  });
+  }, 60_000);
 
   it('never shows key bytes when a key is logged or serialised', () => {
     const bytes = randomBytes(32);

@@ -29,7 +29,7 @@ export function encryptRecord(
   const iv = randomBytes(envelopeLayout.ivBytes);
 
   const aad = buildRecordAad(header, context);
-  const sealed = gcmSeal(key.material.bytes, iv, aad, plaintext);
+  const sealed = gcmSeal(key.material.bytes, { iv, aad, plaintext });
 
   return Buffer.concat(
     [header, iv, sealed.ciphertext, sealed.tag],
@@ -63,7 +63,12 @@ export function decryptRecord(
   }
 
   const aad = buildRecordAad(parts.header, context);
-  const plaintext = gcmOpen(key.material.bytes, parts.iv, aad, parts);
+  const plaintext = gcmOpen(key.material.bytes, {
+    iv: parts.iv,
+    aad,
+    ciphertext: parts.ciphertext,
+    tag: parts.tag,
+  });
   if (!plaintext) {
     throw new RekeyError(
       'REKEY_CIPHERTEXT_AUTH_FAILED',
