@@ -85,7 +85,7 @@ try {
   const variants = {
     'server-side UPDATE (no transfer)': (from, to) => serverSide(from, to),
     'RecordBatchIo, binary array parameters': (from, to) =>
-      viaBatchIo(io, runs, from, to),
+      viaBatchIo(io, runs, { from, to }),
     'same, arrays as JS arrays (text literals)': (from, to) =>
       naiveTextArrays(from, to),
     'read only: the batch SELECT … FOR UPDATE': () => readOnly(),
@@ -135,7 +135,7 @@ try {
     return moved;
   }
 
-  async function viaBatchIo(batchIo, repository, from, to) {
+  async function viaBatchIo(batchIo, repository, { from, to }) {
     const run = await repository.createRun({
       tenantId,
       fromKeyId: from,

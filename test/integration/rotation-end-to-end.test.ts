@@ -1,5 +1,4 @@
 import { readEnvelopeHeader } from '@rekey/core';
-import { verifyTenant } from '@rekey/rotation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -52,12 +51,7 @@ describe('rotation end to end, with worker processes', () => {
     expect(run.hsmCalls).toBeLessThanOrEqual(12);
     expect(rekey.services.hsm.operationCount).toBe(hsmBefore);
 
-    const report = await verifyTenant({
-      hierarchy: rekey.services.hierarchy,
-      records: rekey.services.records,
-      table: rekey.config.table,
-      tenantId: 'tenant-a',
-    });
+    const report = await rekey.verify('tenant-a');
     expect(report).toMatchObject({ rows: 20_000, verified: 20_000, failed: 0 });
     expect(report.byKey).toEqual([
       { keyId: after.id, version: after.version, rows: 20_000 },

@@ -5,7 +5,6 @@ import {
   contextDocument,
   recordContext,
   RotationEngine,
-  verifyTenant,
 } from '@rekey/rotation';
 import { afterEach, describe, expect, it } from 'vitest';
 
@@ -21,15 +20,6 @@ afterEach(async () => {
   await rekey?.[Symbol.asyncDispose]();
   rekey = undefined;
 });
-
-async function verify(fixture: RekeyFixture, tenantId: string) {
-  return verifyTenant({
-    hierarchy: fixture.services.hierarchy,
-    records: fixture.services.records,
-    table: fixture.config.table,
-    tenantId,
-  });
-}
 
 async function readAll(fixture: RekeyFixture, tenantId: string) {
   const { rows } = await fixture.services.pool.query<{
@@ -105,7 +95,7 @@ describe('re-encryption safety', () => {
 
     expect(writes).toBeGreaterThan(50);
     expect(run.status).toBe('completed');
-    const report = await verify(fx, tenantId);
+    const report = await fx.verify(tenantId);
     expect(report.failed).toBe(0);
     expect(report.rows).toBe(ids.length);
     const newKey = await fx.services.hierarchy.dataKey(run.toKeyId!);
@@ -142,7 +132,7 @@ describe('re-encryption safety', () => {
     await first.kill();
 
     // Every row still decrypts, under whichever key its envelope names.
-    const afterKill = await verify(fx, tenantId);
+    const afterKill = await fx.verify(tenantId);
     expect(afterKill).toMatchObject({
       rows: 30_000,
       verified: 30_000,
@@ -160,7 +150,7 @@ describe('re-encryption safety', () => {
     const run = await fx.waitForRun(requested.id);
 
     expect(run.status).toBe('completed');
-    expect(await verify(fx, tenantId)).toMatchObject({
+    expect(await fx.verify(tenantId)).toMatchObject({
       rows: 30_000,
       verified: 30_000,
       failed: 0,
@@ -214,7 +204,7 @@ describe('re-encryption safety', () => {
       rowsRemaining: 0,
       oldKeyRetired: true,
     });
-    expect(await verify(fx, tenantId)).toMatchObject({
+    expect(await fx.verify(tenantId)).toMatchObject({
       rows: 8_000,
       verified: 8_000,
       failed: 0,
@@ -239,7 +229,7 @@ describe('re-encryption safety', () => {
     const byWorker = workers.map((w) => logLines(w, 'range finished').length);
     expect(byWorker.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(10);
     expect(byWorker.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
-    expect(await verify(fx, tenantId)).toMatchObject({
+    expect(await fx.verify(tenantId)).toMatchObject({
       rows: 15_000,
       verified: 15_000,
       failed: 0,

@@ -1,5 +1,5 @@
 import { decryptRecord, isRekeyError } from '@rekey/core';
-import { recordContext, verifyTenant } from '@rekey/rotation';
+import { recordContext } from '@rekey/rotation';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import {
@@ -61,12 +61,7 @@ describe('a ciphertext copied to another tenant or row', () => {
       'copied from another row',
     );
 
-    const report = await verifyTenant({
-      hierarchy: fx.services.hierarchy,
-      records: fx.services.records,
-      table: fx.config.table,
-      tenantId: 'tenant-b',
-    });
+    const report = await fx.verify('tenant-b');
     expect(report.failed).toBe(1);
     expect(report.failures).toEqual([
       expect.objectContaining({

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
-import { verifyTenant } from '@rekey/rotation';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
@@ -49,12 +48,7 @@ describe('a worker stopped by SIGTERM during a rotation, twice', () => {
       rowsDone: 25_000,
       rowsFailed: 0,
     });
-    const report = await verifyTenant({
-      hierarchy: fx.services.hierarchy,
-      records: fx.services.records,
-      table: fx.config.table,
-      tenantId: 'tenant-a',
-    });
+    const report = await fx.verify('tenant-a');
     expect(report).toMatchObject({ rows: 25_000, verified: 25_000, failed: 0 });
   });
 });

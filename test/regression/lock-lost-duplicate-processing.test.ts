@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { jobIds } from '@rekey/queue';
-import { verifyTenant } from '@rekey/rotation';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
@@ -53,12 +52,7 @@ describe('a range job whose lock was lost', () => {
       rowsDone: 6_000,
       rowsFailed: 0,
     });
-    const report = await verifyTenant({
-      hierarchy: fx.services.hierarchy,
-      records: fx.services.records,
-      table: fx.config.table,
-      tenantId: 'tenant-a',
-    });
+    const report = await fx.verify('tenant-a');
     expect(report).toMatchObject({ rows: 6_000, verified: 6_000, failed: 0 });
     expect(report.byKey).toEqual([
       expect.objectContaining({ keyId: run.toKeyId, rows: 6_000 }),

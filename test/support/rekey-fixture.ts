@@ -3,7 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ensureMasterKey } from '@rekey/pkcs11';
 import { createPool, migrateToLatest, type RotationRun } from '@rekey/postgres';
 import { RekeyQueues } from '@rekey/queue';
-import { requestRotation, seedTenant } from '@rekey/rotation';
+import {
+  requestRotation,
+  seedTenant,
+  verifyTenant,
+  type VerifyReport,
+} from '@rekey/rotation';
 import {
   CleanupList,
   loadRuntimeConfig,
@@ -44,6 +49,8 @@ export interface RekeyFixture extends AsyncDisposable {
   ): Promise<WorkerProcess>;
   /** Seeds a tenant through the real seeder. */
   seed(tenantId: string, rows: number): Promise<void>;
+  /** Decrypts every row of the tenant through the real verifier. */
+  verify(tenantId: string): Promise<VerifyReport>;
   /** Requests a rotation the way the API does. */
   rotate(tenantId: string): Promise<RotationRun>;
   /** Polls the run until it has finished, or fails after `timeoutMillis`. */
@@ -135,6 +142,14 @@ export async function createRekeyFixture(
         table: config.table,
         tenantId,
         rows,
+      });
+    },
+    verify(tenantId) {
+      return verifyTenant({
+        hierarchy: services.hierarchy,
+        records: services.records,
+        table: config.table,
+        tenantId,
       });
     },
     rotate(tenantId) {
