@@ -61,8 +61,8 @@ export class RekeyApiClient {
       });
     } catch (error) {
       throw new RekeyError(
-        'REKEY_QUEUE_UNAVAILABLE',
-        `the scheduler API at ${this.#baseUrl} did not answer: start it (\`node apps/scheduler/dist/main.js\`) or set REKEY_API_URL`,
+        'REKEY_API_UNAVAILABLE',
+        `the scheduler API at ${this.#baseUrl} did not answer: start the scheduler (\`node apps/scheduler/dist/main.js\`) or point REKEY_API_URL at it`,
         { cause: error },
       );
     }

@@ -21,8 +21,10 @@ const statusOfCode: Partial<Record<ErrorCode, number>> = {
   REKEY_ROTATION_NOT_FOUND: 404,
   REKEY_KEY_NOT_FOUND: 404,
   REKEY_ROTATION_IN_PROGRESS: 409,
+  REKEY_KEY_RETIREMENT_BLOCKED: 409,
   REKEY_QUEUE_UNAVAILABLE: 503,
   REKEY_DB_UNAVAILABLE: 503,
+  REKEY_DB_TIMEOUT: 503,
 };
 
 /** Seconds a client should wait before retrying after a 503. */

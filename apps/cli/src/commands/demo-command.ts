@@ -166,7 +166,7 @@ async function waitUntilReady(
   }
 
   throw new RekeyError(
-    'REKEY_QUEUE_UNAVAILABLE',
+    'REKEY_API_UNAVAILABLE',
     `the scheduler did not become ready at ${apiUrl} within 30 s; see its log`,
   );
 }

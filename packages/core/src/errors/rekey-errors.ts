@@ -141,6 +141,10 @@ export const errorCodes = Object.freeze({
     disposition: 'permanent',
     doc: 'A key cannot be retired while rows are still encrypted under it.',
   },
+  REKEY_API_UNAVAILABLE: {
+    disposition: 'retryable',
+    doc: "The scheduler's HTTP API could not be reached or did not answer in time.",
+  },
 } satisfies Record<string, CodeSpec>);
 
 /** A stable error code from {@link errorCodes}. */
