@@ -4,11 +4,14 @@ import {
   jobNames,
   queueNames,
   RekeyQueues,
+  jobIds,
 } from '@rekey/queue';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { testEnv, uniqueName } from '../support/test-env.js';
+
+const runRef = (id: number) => ({ id, createdAt: new Date(0) });
 
 // A flow's parent waits for its children. By default a child that fails for
 // good, even with UnrecoverableError, leaves the parent in waiting-children
@@ -101,22 +104,26 @@ describe('a run flow whose range fails for good (F06)', () => {
     );
     cleanups.push(() => finalizer.close());
 
-    await queues.enqueueRangeFlow({ runId: 41, rangeNos: [1, 2, 3, 4] });
+    await queues.enqueueRangeFlow({ run: runRef(41), rangeNos: [1, 2, 3, 4] });
 
     const view = await waitFor(() => finalized[0], 20_000);
     expect(view).toMatchObject({ runId: 41, processed: 3, ignored: 1 });
     expect(Object.entries(view.ignoredFailures)).toEqual([
       [
-        `${prefix}:${queueNames.reencrypt}:run-41-range-3`,
+        `${prefix}:${queueNames.reencrypt}:${jobIds.reencryptRange(runRef(41), 3)}`,
         'row 2051 failed GCM authentication',
       ],
     ]);
 
-    const parent = await queues.rotation.getJob('run-41-finalize');
+    const parent = await queues.rotation.getJob(
+      jobIds.finalizeRotation(runRef(41)),
+    );
     await waitFor(() => (parent ? true : undefined), 1000);
     expect(await parent?.getState()).toBe('completed');
     expect(
-      await (await queues.reencrypt.getJob('run-41-range-3'))?.getState(),
+      await (
+        await queues.reencrypt.getJob(jobIds.reencryptRange(runRef(41), 3))
+      )?.getState(),
     ).toBe('failed');
     // UnrecoverableError ends the range at once, whatever its attempts.
     expect(rangeAttempts.get(3)).toBe(1);
@@ -128,24 +135,26 @@ describe('enqueueRangeFlow', () => {
   it('adds one flow however often it is called for a run, with ids only in the payloads', async () => {
     const queues = openQueues(`{${uniqueName('q')}}`);
 
-    await queues.enqueueRangeFlow({ runId: 7, rangeNos: [0, 1, 2] });
-    await queues.enqueueRangeFlow({ runId: 7, rangeNos: [0, 1, 2] });
+    await queues.enqueueRangeFlow({ run: runRef(7), rangeNos: [0, 1, 2] });
+    await queues.enqueueRangeFlow({ run: runRef(7), rangeNos: [0, 1, 2] });
 
     expect(await queues.rotation.getJobCounts('waiting-children')).toEqual({
       'waiting-children': 1,
     });
     const children = await queues.reencrypt.getJobs(['waiting']);
     expect(children.map((job) => job.id).sort()).toEqual([
-      'run-7-range-0',
-      'run-7-range-1',
-      'run-7-range-2',
+      jobIds.reencryptRange(runRef(7), 0),
+      jobIds.reencryptRange(runRef(7), 1),
+      jobIds.reencryptRange(runRef(7), 2),
     ]);
     for (const child of children) {
       expect(Object.keys(child.data).sort()).toEqual(['rangeNo', 'runId']);
       expect(child.name).toBe(jobNames.reencryptRange);
       expect(child.opts.ignoreDependencyOnFailure).toBe(true);
     }
-    const parent = await queues.rotation.getJob('run-7-finalize');
+    const parent = await queues.rotation.getJob(
+      jobIds.finalizeRotation(runRef(7)),
+    );
     expect(parent?.data).toEqual({ runId: 7 });
   });
 
@@ -153,7 +162,7 @@ describe('enqueueRangeFlow', () => {
     const queues = openQueues(`{${uniqueName('q')}}`);
 
     await expect(
-      queues.enqueueRangeFlow({ runId: 8, rangeNos: [1, 1] }),
+      queues.enqueueRangeFlow({ run: runRef(8), rangeNos: [1, 1] }),
     ).rejects.toMatchObject({ code: 'REKEY_INPUT_INVALID' });
   });
 });

@@ -59,7 +59,7 @@ describe('a range job whose lock was lost', () => {
     ]);
     const [range] = await fx.services.runs.listRanges(run.id);
     const job = await fx.queues.reencrypt.getJob(
-      jobIds.reencryptRange(run.id, range!.rangeNo),
+      jobIds.reencryptRange(run, range!.rangeNo),
     );
     expect(await job?.getState()).toBe('completed');
     expect(logLines(w2, 'job done').map((l) => l.job)).toContain(

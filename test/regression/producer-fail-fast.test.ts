@@ -4,6 +4,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { uniqueName } from '../support/test-env.js';
 
+const runRef = (id: number) => ({ id, createdAt: new Date(0) });
+
 // The HTTP API enqueues through a producer connection. Retrying for ever, as
 // a worker connection does, would make a request hang while Redis is down;
 // the producer must answer REKEY_QUEUE_UNAVAILABLE within its timeout
@@ -43,7 +45,7 @@ describe('the producer when Redis is unreachable (F02b)', () => {
     async () => {
       const queues = openUnreachable();
 
-      const error = await rejection(queues.enqueueRotation(1));
+      const error = await rejection(queues.enqueueRotation(runRef(1)));
 
       expect(error.code).toBe('REKEY_QUEUE_UNAVAILABLE');
       expect(error.retryable).toBe(true);
@@ -55,7 +57,7 @@ describe('the producer when Redis is unreachable (F02b)', () => {
     const queues = openUnreachable();
 
     const error = await rejection(
-      queues.enqueueRangeFlow({ runId: 2, rangeNos: [0, 1] }),
+      queues.enqueueRangeFlow({ run: runRef(2), rangeNos: [0, 1] }),
     );
 
     expect(error.code).toBe('REKEY_QUEUE_UNAVAILABLE');
@@ -69,7 +71,9 @@ describe('the producer when Redis is unreachable (F02b)', () => {
       await new Promise((resolve) => setTimeout(resolve, 1000));
 
       const errors = await Promise.all(
-        [3, 4, 5].map((runId) => rejection(queues.enqueueRotation(runId))),
+        [3, 4, 5].map((runId) =>
+          rejection(queues.enqueueRotation(runRef(runId))),
+        ),
       );
 
       expect(errors.map((error) => error.code)).toEqual([
@@ -96,7 +100,7 @@ describe('the producer when Redis is unreachable (F02b)', () => {
       await queues.close();
       await queues.close();
 
-      const error = await rejection(queues.enqueueRotation(6));
+      const error = await rejection(queues.enqueueRotation(runRef(6)));
       expect(error.code).toBe('REKEY_QUEUE_UNAVAILABLE');
     },
   );

@@ -9,12 +9,15 @@ import {
   queueNames,
   readinessOf,
   RekeyQueues,
+  jobIds,
 } from '@rekey/queue';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { uniqueName } from '../support/test-env.js';
+
+const runRef = (id: number) => ({ id, createdAt: new Date(0) });
 
 // After a Redis restart or failover, reporters saw workers that never
 // fetched again: queues accepted jobs, the worker count fell to 0, and only
@@ -150,7 +153,7 @@ describe('a worker across a Redis restart (F04)', () => {
       await worker.waitUntilReady();
       await waitUntil(() => readinessOf(connection) === 'ready', 5000, 'up');
 
-      await queues.enqueueRotation(1);
+      await queues.enqueueRotation(runRef(1));
       await waitUntil(() => processed.includes(1), 10_000, 'job before');
 
       await redis.stop();
@@ -160,7 +163,7 @@ describe('a worker across a Redis restart (F04)', () => {
         'readiness turns not-ready',
       );
       expect(queues.readiness()).toBe('not-ready');
-      await expect(queues.enqueueRotation(2)).rejects.toMatchObject({
+      await expect(queues.enqueueRotation(runRef(2))).rejects.toMatchObject({
         code: 'REKEY_QUEUE_UNAVAILABLE',
       });
 
@@ -175,12 +178,12 @@ describe('a worker across a Redis restart (F04)', () => {
       );
 
       const restartedAt = Date.now();
-      await queues.enqueueRotation(3);
+      await queues.enqueueRotation(runRef(3));
       await waitUntil(() => processed.includes(3), 30_000, 'job after');
 
       expect(Date.now() - restartedAt).toBeLessThan(30_000);
       expect(await queues.rotation.getWorkersCount()).toBeGreaterThanOrEqual(1);
-      const job = await queues.rotation.getJob('run-3');
+      const job = await queues.rotation.getJob(jobIds.rotateDek(runRef(3)));
       expect(job?.name).toBe(jobNames.rotateDek);
       expect(await job?.getState()).toBe('completed');
       expect(processed).not.toContain(2);

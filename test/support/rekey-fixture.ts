@@ -157,7 +157,7 @@ export async function createRekeyFixture(
         {
           keys: services.keys,
           runs: services.runs,
-          enqueue: (runId) => queues.enqueueRotation(runId),
+          enqueue: (run) => queues.enqueueRotation(run),
         },
         { tenantId, requestedBy: 'test' },
       );

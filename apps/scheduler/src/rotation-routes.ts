@@ -59,7 +59,7 @@ export function registerRotationRoutes(
       {
         keys: deps.keys,
         runs: deps.runs,
-        enqueue: (runId) => deps.queues.enqueueRotation(runId),
+        enqueue: (run) => deps.queues.enqueueRotation(run),
         onNotScheduled: (failed, error, markError) => {
           const log = request.log.child({ runId: failed.id, tenantId });
           if (markError === undefined) {

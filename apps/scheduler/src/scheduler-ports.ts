@@ -88,7 +88,7 @@ export interface RotationQueue {
   /**
    * @throws RekeyError `REKEY_QUEUE_UNAVAILABLE` when Redis is unreachable
    */
-  enqueueRotation(runId: number): Promise<void>;
+  enqueueRotation(run: { id: number; createdAt: Date }): Promise<void>;
   readiness(): 'ready' | 'not-ready';
 }
 

@@ -37,8 +37,9 @@ export function rotationProcessor(deps: ProcessorDeps) {
         runId,
         work: async () => {
           const { rangeNos } = await deps.engine.startRotation(runId);
-          if (rangeNos.length > 0) {
-            await deps.queues.enqueueRangeFlow({ runId, rangeNos });
+          const run = await deps.runs.getRun(runId);
+          if (run && rangeNos.length > 0) {
+            await deps.queues.enqueueRangeFlow({ run, rangeNos });
           }
 
           return { ranges: rangeNos.length };

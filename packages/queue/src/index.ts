@@ -14,6 +14,7 @@ export {
   queueNames,
   type JobName,
   type QueueName,
+  type RunRef,
 } from './queue-names.js';
 export { defaultQueuePrefix, validateQueuePrefix } from './queue-prefix.js';
 export {

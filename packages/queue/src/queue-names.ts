@@ -29,6 +29,17 @@ export const jobNames = Object.freeze({
 export type JobName = (typeof jobNames)[keyof typeof jobNames];
 
 /**
+ * A rotation run as the queues name it: its id and the moment it was
+ * recorded. Both go into its job ids, because run ids alone repeat when a
+ * database is restored or recreated while Redis still holds the jobs of the
+ * old runs — and BullMQ silently ignores an add whose id it already holds.
+ */
+export interface RunRef {
+  readonly id: number;
+  readonly createdAt: Date;
+}
+
+/**
  * The deterministic job ids. Because an id is derived from the run, adding
  * the same job twice is a no-op in BullMQ, which makes every enqueue
  * idempotent. BullMQ forbids `:` in custom ids and ids that are bare
@@ -36,10 +47,14 @@ export type JobName = (typeof jobNames)[keyof typeof jobNames];
  */
 export const jobIds = Object.freeze({
   /** The `rotate-dek` job of a run. */
-  rotateDek: (runId: number): string => `run-${runId}`,
+  rotateDek: (run: RunRef): string => `run-${runKey(run)}`,
   /** The `finalize-rotation` parent job of a run. */
-  finalizeRotation: (runId: number): string => `run-${runId}-finalize`,
+  finalizeRotation: (run: RunRef): string => `run-${runKey(run)}-finalize`,
   /** The `reencrypt-range` job of one range of a run. */
-  reencryptRange: (runId: number, rangeNo: number): string =>
-    `run-${runId}-range-${rangeNo}`,
+  reencryptRange: (run: RunRef, rangeNo: number): string =>
+    `run-${runKey(run)}-range-${rangeNo}`,
 });
+
+function runKey(run: RunRef): string {
+  return `${run.id}.${run.createdAt.getTime().toString(36)}`;
+}

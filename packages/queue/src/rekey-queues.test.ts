@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 
 import { RekeyQueues } from './rekey-queues.js';
 
+const runRef = (id: number) => ({ id, createdAt: new Date(0) });
+
 // Nothing listens on port 1; these tests never reach Redis.
 const nowhere = 'redis://127.0.0.1:1';
 
@@ -49,11 +51,11 @@ describe('RekeyQueues.open', () => {
   it('validates a run id before it touches Redis', async () => {
     const queues = RekeyQueues.open({ redisUrl: nowhere });
     try {
-      await expect(queues.enqueueRotation(0)).rejects.toMatchObject({
+      await expect(queues.enqueueRotation(runRef(0))).rejects.toMatchObject({
         code: 'REKEY_INPUT_INVALID',
       });
       await expect(
-        queues.enqueueRangeFlow({ runId: 1, rangeNos: [-1] }),
+        queues.enqueueRangeFlow({ run: runRef(1), rangeNos: [-1] }),
       ).rejects.toMatchObject({ code: 'REKEY_INPUT_INVALID' });
     } finally {
       await queues.close();

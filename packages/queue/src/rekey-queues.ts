@@ -10,7 +10,7 @@ import {
 } from './job-payload-schemas.js';
 import { defaultJobOptions } from './queue-defaults.js';
 import { translateQueueError } from './queue-errors.js';
-import { jobIds, jobNames, queueNames } from './queue-names.js';
+import { jobIds, jobNames, queueNames, type RunRef } from './queue-names.js';
 import { defaultQueuePrefix, validateQueuePrefix } from './queue-prefix.js';
 import {
   createProducerConnection,
@@ -60,7 +60,7 @@ export interface RekeyQueuesOptions extends QueueConnectionOptions {
 /** The input of {@link RekeyQueues.enqueueRangeFlow}. */
 export interface RangeFlowInput {
   /** The rotation run the ranges belong to. */
-  readonly runId: number;
+  readonly run: RunRef;
   /** The numbers of the ranges to re-encrypt; each at most once. */
   readonly rangeNos: readonly number[];
 }
@@ -154,20 +154,22 @@ export class RekeyQueues {
   }
 
   /**
-   * Adds the `rotate-dek` job of a run, with job id `run-<runId>`. Adding it
-   * again while BullMQ still holds that job does nothing.
+   * Adds the `rotate-dek` job of a run, with a job id derived from the run
+   * ({@link jobIds}). Adding it again while BullMQ still holds that job does
+   * nothing.
    *
-   * @param runId - the rotation run
+   * @param run - the rotation run
    * @throws RekeyError `REKEY_QUEUE_UNAVAILABLE` when Redis is unreachable
    *   or too slow; the job may then be absent, and in rare cases (the reply
    *   was lost, not the command) present
    * @throws RekeyError `REKEY_INPUT_INVALID` when `runId` is not a positive
    *   integer
    */
-  async enqueueRotation(runId: number): Promise<void> {
+  async enqueueRotation(run: RunRef): Promise<void> {
+    const runId = run.id;
     const data = parseJobData(rotateDekJobSchema, { runId });
     const opts = jobOptions(defaultJobOptions.rotateDek, {
-      jobId: jobIds.rotateDek(runId),
+      jobId: jobIds.rotateDek(run),
     });
 
     await this.#guard(`enqueue rotation run ${runId}`, () =>
@@ -177,9 +179,8 @@ export class RekeyQueues {
 
   /**
    * Adds a run's re-encryption as one flow: the parent `finalize-rotation`
-   * job (id `run-<runId>-finalize`, rotation queue) and one
-   * `reencrypt-range` child per range (id `run-<runId>-range-<n>`, reencrypt
-   * queue). The parent runs once every child has finished, whether it
+   * job (rotation queue) and one `reencrypt-range` child per range
+   * (reencrypt queue), with job ids derived from the run ({@link jobIds}). The parent runs once every child has finished, whether it
    * succeeded or failed for good: children carry
    * `ignoreDependencyOnFailure`, so a failed range never leaves the parent
    * waiting for ever. The finalize step must therefore check each range's
@@ -195,7 +196,8 @@ export class RekeyQueues {
    *   number is malformed, or a range number repeats
    */
   async enqueueRangeFlow(input: RangeFlowInput): Promise<void> {
-    const { runId, rangeNos } = input;
+    const { run, rangeNos } = input;
+    const runId = run.id;
     const parentData = parseJobData(finalizeRotationJobSchema, { runId });
     if (new Set(rangeNos).size !== rangeNos.length) {
       throw new RekeyError(
@@ -209,7 +211,7 @@ export class RekeyQueues {
       queueName: queueNames.reencrypt,
       data: parseJobData(reencryptRangeJobSchema, { runId, rangeNo }),
       opts: jobOptions(defaultJobOptions.reencryptRange, {
-        jobId: jobIds.reencryptRange(runId, rangeNo),
+        jobId: jobIds.reencryptRange(run, rangeNo),
         ignoreDependencyOnFailure: true,
       }),
     }));
@@ -218,7 +220,7 @@ export class RekeyQueues {
       queueName: queueNames.rotation,
       data: parentData,
       opts: jobOptions(defaultJobOptions.finalizeRotation, {
-        jobId: jobIds.finalizeRotation(runId),
+        jobId: jobIds.finalizeRotation(run),
       }),
       children,
     };

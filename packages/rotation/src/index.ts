@@ -25,6 +25,7 @@ export {
 } from './tenant-verifier.js';
 export {
   requestRotation,
+  type RequestedRun,
   type RotationRequest,
   type RotationRequestDeps,
 } from './rotation-requests.js';

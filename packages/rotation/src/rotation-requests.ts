@@ -1,7 +1,13 @@
 import { isRekeyError, RekeyError } from '@rekey/core';
 
+/** A run as {@link requestRotation} needs it. */
+export interface RequestedRun {
+  readonly id: number;
+  readonly createdAt: Date;
+}
+
 /** What {@link requestRotation} needs: the subset it calls. */
-export interface RotationRequestDeps<Run extends { readonly id: number }> {
+export interface RotationRequestDeps<Run extends RequestedRun> {
   readonly keys: {
     findActiveKey(
       kind: 'dek',
@@ -20,7 +26,7 @@ export interface RotationRequestDeps<Run extends { readonly id: number }> {
     ): Promise<unknown>;
   };
   /** Puts the run's first job in the queue; idempotent per run. */
-  readonly enqueue: (runId: number) => Promise<void>;
+  readonly enqueue: (run: Run) => Promise<void>;
   /**
    * Told when a run could not be enqueued, with the error that marking it
    * failed met, if any (then the run is left pending without a job).
@@ -49,7 +55,7 @@ export interface RotationRequest {
  *   `REKEY_ROTATION_IN_PROGRESS` when a run for it is pending or running,
  *   and the queue's error (`REKEY_QUEUE_UNAVAILABLE`) when enqueueing failed
  */
-export async function requestRotation<Run extends { readonly id: number }>(
+export async function requestRotation<Run extends RequestedRun>(
   deps: RotationRequestDeps<Run>,
   request: RotationRequest,
 ): Promise<Run> {
@@ -69,7 +75,7 @@ export async function requestRotation<Run extends { readonly id: number }>(
   });
 
   try {
-    await deps.enqueue(run.id);
+    await deps.enqueue(run);
   } catch (error) {
     const reason = isRekeyError(error, 'REKEY_QUEUE_UNAVAILABLE')
       ? 'not scheduled: the job queue was unreachable'

@@ -121,6 +121,7 @@ export async function demoCommand(
       tenant: tenantId,
       wait: true,
       progress: options.progress,
+      pendingTimeoutMillis: 120_000,
     }),
   );
   const report = await verifyCommand(demo, {

@@ -1,6 +1,8 @@
 import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+import { RekeyError } from '@rekey/core';
+
 import { say, type CliContext } from '../cli-context.js';
 import { tenantIdOf } from '../cli-input.js';
 import { rowProgress } from '../progress-bar.js';
@@ -14,6 +16,11 @@ export interface RotateCommandOptions {
   readonly api?: string;
   /** How often to poll the run while waiting. @defaultValue 500 */
   readonly pollMillis?: number;
+  /**
+   * Fail when no worker has started the run after this long; unset, only
+   * warn once after 30 s.
+   */
+  readonly pendingTimeoutMillis?: number;
 }
 
 const finished = new Set(['completed', 'completed_with_failures', 'failed']);
@@ -36,9 +43,28 @@ export async function rotateCommand(
   if (!options.wait) return { ...run, millis: 0 };
 
   const bar = rowProgress('rotating ', options.progress);
+  let warned = false;
   while (!finished.has(run.status)) {
     await sleep(options.pollMillis ?? 500);
     run = await api.getRotation(run.id);
+    const waited = performance.now() - started;
+    if (
+      run.status === 'pending' &&
+      waited > (options.pendingTimeoutMillis ?? Infinity)
+    ) {
+      bar.stop();
+      throw new RekeyError(
+        'REKEY_ROTATION_STATE_INVALID',
+        `rotation ${run.id} is still pending after ${Math.round(waited / 1000)} s: no worker has started it; check that workers run against the same Redis and queue prefix`,
+        { details: { runId: run.id } },
+      );
+    }
+    if (run.status === 'pending' && waited > 30_000 && !warned) {
+      warned = true;
+      process.stderr.write(
+        `rekey: rotation ${run.id} is still pending after 30 s; is a worker running (node apps/worker/dist/main.js) against the same Redis and REKEY_QUEUE_PREFIX?\n`,
+      );
+    }
     if (run.rowsTotal !== null) bar.update(run.rowsDone, run.rowsTotal);
   }
   bar.stop();

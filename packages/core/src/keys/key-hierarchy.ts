@@ -1,7 +1,9 @@
+import { createHash } from 'node:crypto';
+
 import { RekeyError } from '../errors/rekey-errors.js';
 import type { HsmPort, WrappingKey } from '../ports/hsm-port.js';
 import type { KeyStorePort } from '../ports/key-store-port.js';
-import type { DataKey, KeyRecord } from './key-types.js';
+import type { DataKey, KeyRecord, WrappedKey } from './key-types.js';
 
 /** Options of a {@link KeyHierarchy}. */
 export interface KeyHierarchyOptions {
@@ -28,7 +30,8 @@ export class KeyHierarchy {
   readonly #hsm: HsmPort;
   readonly #store: KeyStorePort;
   readonly #kekScope: string;
-  readonly #dataKeys = new Map<number, Promise<DataKey>>();
+  /** Unwrapped DEKs by `<id>:<sha-256 of the wrapped bytes>`. */
+  readonly #dataKeys = new Map<string, Promise<DataKey>>();
 
   /** @param options - the HSM, the key store and the KEK scope */
   constructor(options: KeyHierarchyOptions) {
@@ -121,30 +124,56 @@ export class KeyHierarchy {
   }
 
   /**
-   * The DEK with this registry id, unwrapped. The first call per process
-   * asks the HSM; later calls, concurrent ones included, share the result.
+   * The DEK with this registry id, unwrapped. The record is read afresh on
+   * every call, so a key retired meanwhile is refused even when it is held
+   * in memory; the HSM is asked only the first time per process (concurrent
+   * first calls share one unwrap). Memory holds each key under its id and
+   * the digest of its wrapped bytes, so a registry restored or recreated
+   * under the same ids can never be answered with another key's bytes.
    *
    * @throws RekeyError `REKEY_KEY_NOT_FOUND` for an unknown id or one that
    *   is not a DEK, `REKEY_KEY_STATE_INVALID` for a retired key, and the HSM
    *   codes of an unwrap that fails
    */
-  dataKey(keyId: number): Promise<DataKey> {
-    const cached = this.#dataKeys.get(keyId);
+  async dataKey(keyId: number): Promise<DataKey> {
+    const record = await this.#store.getKey(keyId);
+    if (!record || record.kind !== 'dek' || !record.wrapped) {
+      throw new RekeyError(
+        'REKEY_KEY_NOT_FOUND',
+        `no data-encryption key has id ${keyId} in the key registry`,
+        { details: { keyId } },
+      );
+    }
+    if (record.state === 'retired') {
+      throw new RekeyError(
+        'REKEY_KEY_STATE_INVALID',
+        `data-encryption key ${keyId} (tenant ${record.scope}, version ${record.version}) is retired and may no longer be used`,
+        { details: { keyId, version: record.version } },
+      );
+    }
+
+    const slot = `${keyId}:${createHash('sha256').update(record.wrapped.bytes).digest('base64')}`;
+    const cached = this.#dataKeys.get(slot);
     if (cached) return cached;
 
-    const loading = this.#unwrapDataKey(keyId);
-    this.#dataKeys.set(keyId, loading);
-    loading.catch(() => this.#dataKeys.delete(keyId));
+    const loading = this.#unwrapDataKey(record, record.wrapped);
+    this.#dataKeys.set(slot, loading);
+    loading.catch(() => this.#dataKeys.delete(slot));
 
     return loading;
   }
 
   /** Drops one unwrapped DEK from memory and zeroes its bytes. */
   async forget(keyId: number): Promise<void> {
-    const loading = this.#dataKeys.get(keyId);
-    this.#dataKeys.delete(keyId);
-    const key = await loading?.catch(() => undefined);
-    key?.material.destroy();
+    const slots = [...this.#dataKeys.keys()].filter((slot) =>
+      slot.startsWith(`${keyId}:`),
+    );
+    for (const slot of slots) {
+      const loading = this.#dataKeys.get(slot);
+      this.#dataKeys.delete(slot);
+      const key = await loading?.catch(() => undefined);
+      key?.material.destroy();
+    }
   }
 
   /** Zeroes every DEK held in memory. Safe to call twice. */
@@ -171,27 +200,14 @@ export class KeyHierarchy {
     });
   }
 
-  async #unwrapDataKey(keyId: number): Promise<DataKey> {
-    const record = await this.#store.getKey(keyId);
-    if (!record || record.kind !== 'dek' || !record.wrapped) {
-      throw new RekeyError(
-        'REKEY_KEY_NOT_FOUND',
-        `no data-encryption key has id ${keyId} in the key registry`,
-        { details: { keyId } },
-      );
-    }
-    if (record.state === 'retired') {
-      throw new RekeyError(
-        'REKEY_KEY_STATE_INVALID',
-        `data-encryption key ${keyId} (tenant ${record.scope}, version ${record.version}) is retired and may no longer be used`,
-        { details: { keyId, version: record.version } },
-      );
-    }
-
+  async #unwrapDataKey(
+    record: KeyRecord,
+    wrapped: WrappedKey,
+  ): Promise<DataKey> {
     const kek = await this.#wrappingKeyOf(record);
     const material = await this.#hsm.unwrapDataKey(
       await this.#kekRef(kek),
-      record.wrapped,
+      wrapped,
     );
 
     return { keyId: record.id, version: record.version, material };
