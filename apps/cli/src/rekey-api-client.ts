@@ -71,7 +71,9 @@ export class RekeyApiClient {
       error?: { code?: string; message?: string };
     };
     if (!response.ok) {
-      const code = body.error?.code ?? 'REKEY_INTERNAL';
+      const code =
+        body.error?.code ??
+        (response.status === 503 ? 'REKEY_API_UNAVAILABLE' : 'REKEY_INTERNAL');
       const message = body.error?.message ?? `HTTP ${response.status}`;
       throw new RekeyError(
         code in errorCodes ? (code as ErrorCode) : 'REKEY_INTERNAL',

@@ -95,7 +95,14 @@ async function runJob<T>(
 
   try {
     const result = await work();
-    log.info({ millis: Math.round(performance.now() - started) }, 'job done');
+    const status = (result as { status?: unknown } | undefined)?.status;
+    log.info(
+      {
+        millis: Math.round(performance.now() - started),
+        ...(typeof status === 'string' ? { status } : {}),
+      },
+      'job done',
+    );
 
     return result;
   } catch (error) {

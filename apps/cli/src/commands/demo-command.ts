@@ -92,6 +92,13 @@ export async function demoCommand(
   ctx.cleanup.add('demo processes', async () => {
     await Promise.all(processes.map((p) => stopProcess(p, 30_000)));
   });
+  // Interrupted, the demo still stops what it started before it exits.
+  const interrupted = (signal: NodeJS.Signals) => {
+    process.stderr.write(`rekey: ${signal}: stopping the demo's processes\n`);
+    void ctx.cleanup.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   processes.push(
     startProcess({
       name: 'scheduler',
