@@ -7,7 +7,7 @@ import {
   PgKeyStore,
   RotationRunRepository,
 } from '@rekey/postgres';
-import { jobNames, RekeyQueues } from '@rekey/queue';
+import { jobIds, jobNames, RekeyQueues } from '@rekey/queue';
 import { buildSchedulerApp, createSchedulerLogger } from '@rekey/scheduler';
 import type { FastifyInstance } from 'fastify';
 import type pg from 'pg';
@@ -177,12 +177,11 @@ describe('POST /v1/tenants/:tenantId/rotations', () => {
     expect(answer.links.self).toBe(`/v1/rotations/${answer.rotation.id}`);
     expect(response.headers.location).toBe(answer.links.self);
 
-    const job = await setup.queues.rotation.getJob(`run-${answer.rotation.id}`);
-    expect(job?.name).toBe(jobNames.rotateDek);
-    expect(job?.data).toEqual({ runId: answer.rotation.id });
-
     const run = await setup.runs.getRun(answer.rotation.id);
     expect(run).toMatchObject({ status: 'pending', tenantId });
+    const job = await setup.queues.rotation.getJob(jobIds.rotateDek(run!));
+    expect(job?.name).toBe(jobNames.rotateDek);
+    expect(job?.data).toEqual({ runId: answer.rotation.id });
   });
 
   it('takes the actor from the x-rekey-actor header when the body names none', async () => {
@@ -278,8 +277,9 @@ describe('POST /v1/tenants/:tenantId/rotations', () => {
       expect(later.statusCode).toBe(202);
       const laterId = later.json<RotationAnswer>().rotation.id;
       expect(laterId).not.toBe(runs[0]?.id);
+      const laterRun = await setup.runs.getRun(laterId);
       expect(
-        await setup.queues.rotation.getJob(`run-${laterId}`),
+        await setup.queues.rotation.getJob(jobIds.rotateDek(laterRun!)),
       ).toBeDefined();
     },
   );
