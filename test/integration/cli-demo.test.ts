@@ -106,14 +106,17 @@ describe('rekey commands given bad input', () => {
     );
   });
 
-  it('names a malformed row count', () => {
-    const result = rekey(['seed', '--tenant', 't1', '--rows', 'many']);
+  it.each([['many'], ['-5'], ['1e3'], ['99999999999']])(
+    'names a malformed row count: %s',
+    (rows) => {
+      const result = rekey(['seed', '--tenant', 't1', '--rows', rows]);
 
-    expect(result.status).toBe(1);
-    expect(result.stderr).toMatch(
-      /REKEY_INPUT_INVALID: --rows must be a whole number/,
-    );
-  });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(
+        /REKEY_INPUT_INVALID: --rows must be a whole number from 0 to 100,000,000/,
+      );
+    },
+  );
 
   it('refuses a wrong HSM PIN without writing anything or printing the PIN', async () => {
     const result = rekey(['seed', '--tenant', 'tenant-pin', '--rows', '10'], {

@@ -22,11 +22,14 @@ export function tenantIdOf(value: string | undefined): string {
  * @throws RekeyError `REKEY_INPUT_INVALID`
  */
 export function rowCountOf(value: string): number {
-  const rows = Number(value);
-  if (Number.isSafeInteger(rows) && rows >= 0) return rows;
+  const rows = /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (Number.isSafeInteger(rows) && rows <= maxSeedRows) return rows;
 
   throw new RekeyError(
     'REKEY_INPUT_INVALID',
-    `--rows must be a whole number of 0 or more, got ${JSON.stringify(value)}`,
+    `--rows must be a whole number from 0 to ${maxSeedRows.toLocaleString('en')}, got ${JSON.stringify(value)}`,
   );
 }
+
+/** More rows than any test or demo needs; a typo beyond it would fill the disk. */
+const maxSeedRows = 100_000_000;
