@@ -193,7 +193,6 @@ describe('re-encryption safety', () => {
     expect(b.status).toBe('done');
     expect(a.failed + b.failed).toBe(0);
     expect(a.rewritten + b.rewritten).toBe(8_000);
-    expect(a.rewritten).toBeGreaterThan(0);
     expect(await fx.services.runs.progress(requested.id)).toEqual({
       rowsDone: 8_000,
       rowsFailed: 0,
