@@ -61,7 +61,7 @@ interface FinalizeView {
   readonly ignoredFailures: Record<string, string>;
 }
 
-describe('a run flow whose range fails for good (F06)', () => {
+describe('a run flow whose range fails for good', () => {
   it('still runs the finalize step, within a bound, and shows it the failed range', async () => {
     const prefix = `{${uniqueName('q')}}`;
     const queues = openQueues(prefix);

@@ -31,7 +31,7 @@ afterEach(async () => {
 const sleep = (millis: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, millis));
 
-describe('upserting one job scheduler from several instances at once (F03)', () => {
+describe('upserting one job scheduler from several instances at once', () => {
   it('runs on a BullMQ release with the fixes for duplicate schedulers', () => {
     const { version } = createRequire(import.meta.url)(
       'bullmq/package.json',

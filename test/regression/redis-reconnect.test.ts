@@ -124,7 +124,7 @@ class PrivateRedis {
   }
 }
 
-describe('a worker across a Redis restart (F04)', () => {
+describe('a worker across a Redis restart', () => {
   it(
     'reconnects by itself and processes a job enqueued after the restart',
     { timeout: 90_000 },
