@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -39,6 +40,10 @@ function rekey(args: string[], env: Record<string, string> = {}) {
 }
 
 afterAll(async () => {
+  const redis = new Redis(testEnv.redisUrl);
+  const keys = await redis.keys(`{${schema}}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
   const client = new pg.Client({ connectionString: testEnv.databaseUrl });
   await client.connect();
   await client.query(`drop schema if exists "${schema}" cascade`);

@@ -44,3 +44,35 @@ describe('a database recreated under the same queues', () => {
     });
   });
 });
+
+describe('a job in the queues that names a run this database holds under another identity', () => {
+  let rekey: RekeyFixture | undefined;
+
+  afterEach(async () => {
+    await rekey?.[Symbol.asyncDispose]();
+  });
+
+  it('fails the job and leaves the run, its keys and its rows untouched', async () => {
+    rekey = await createRekeyFixture();
+    const fx = rekey;
+    await fx.seed('tenant-a', 100);
+    const before = await fx.services.hierarchy.activeDek('tenant-a');
+    const run = await fx.services.runs.createRun({
+      tenantId: 'tenant-a',
+      fromKeyId: before.id,
+      requestedBy: 'test',
+    });
+    const worker = await fx.startWorker();
+
+    // As if another database sharing the prefix had enqueued its run.
+    await fx.queues.enqueueRotation({ id: run.id, createdAt: new Date(0) });
+    await worker.waitForLine(/"msg":"job failed"/);
+
+    expect(worker.lines.join('\n')).toContain('REKEY_ROTATION_NOT_FOUND');
+    expect((await fx.services.runs.getRun(run.id))?.status).toBe('pending');
+    expect((await fx.services.hierarchy.activeDek('tenant-a')).id).toBe(
+      before.id,
+    );
+    expect(await fx.services.keys.listKeys('dek', 'tenant-a')).toHaveLength(1);
+  });
+});

@@ -1,12 +1,14 @@
-import { isRekeyError } from '@rekey/core';
+import { isRekeyError, RekeyError } from '@rekey/core';
 import type { RotationRunRepository } from '@rekey/postgres';
 import {
   finalizeRotationJobSchema,
+  jobIds,
   jobNames,
   parseJobData,
   reencryptRangeJobSchema,
   rotateDekJobSchema,
   type RekeyQueues,
+  type RunRef,
 } from '@rekey/queue';
 import type { RotationEngine } from '@rekey/rotation';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
@@ -36,6 +38,7 @@ export function rotationProcessor(deps: ProcessorDeps) {
       return runJob(deps, job, {
         runId,
         work: async () => {
+          await assertJobOfRun(deps, job, jobIds.rotateDek);
           const { rangeNos } = await deps.engine.startRotation(runId);
           const run = await deps.runs.getRun(runId);
           if (run && rangeNos.length > 0) {
@@ -51,7 +54,11 @@ export function rotationProcessor(deps: ProcessorDeps) {
 
       return runJob(deps, job, {
         runId,
-        work: () => deps.engine.finalize(runId),
+        work: async () => {
+          await assertJobOfRun(deps, job, jobIds.finalizeRotation);
+
+          return deps.engine.finalize(runId);
+        },
       });
     }
 
@@ -70,8 +77,15 @@ export function reencryptProcessor(deps: ProcessorDeps) {
 
     const outcome = await runJob(deps, job, {
       runId,
-      work: () =>
-        deps.engine.reencryptRange(runId, rangeNo, { signal: deps.stopping }),
+      work: async () => {
+        await assertJobOfRun(deps, job, (run) =>
+          jobIds.reencryptRange(run, rangeNo),
+        );
+
+        return deps.engine.reencryptRange(runId, rangeNo, {
+          signal: deps.stopping,
+        });
+      },
     });
     if (outcome.status === 'interrupted') {
       await job.moveToDelayed(Date.now() + 1000, token);
@@ -80,6 +94,28 @@ export function reencryptProcessor(deps: ProcessorDeps) {
 
     return outcome;
   };
+}
+
+/**
+ * Refuses a job that was not made for the run this database holds under
+ * its id: job ids carry the run's creation time, so a job left in Redis by
+ * a database since recreated, or by another database sharing the queue
+ * prefix, is failed without touching any run or row.
+ */
+async function assertJobOfRun(
+  deps: ProcessorDeps,
+  job: Job,
+  idOf: (run: RunRef) => string,
+): Promise<void> {
+  const runId = (job.data as { runId: number }).runId;
+  const run = await deps.runs.getRun(runId);
+  if (run && idOf(run) === job.id) return;
+
+  throw new RekeyError(
+    'REKEY_ROTATION_NOT_FOUND',
+    `job ${job.id} names rotation ${runId}, which this database does not hold as that run: the job was left by a recreated database, or another database shares the queue prefix (give each its own REKEY_QUEUE_PREFIX)`,
+    { details: { runId } },
+  );
 }
 
 async function runJob<T>(
@@ -145,7 +181,9 @@ async function jobError(
     lastAttempt ? 'job failed' : 'job failed, will retry',
   );
 
-  if (lastAttempt && job.name !== jobNames.reencryptRange) {
+  // A job of a run this database does not hold must leave every run alone.
+  const foreign = isRekeyError(error, 'REKEY_ROTATION_NOT_FOUND');
+  if (lastAttempt && !foreign && job.name !== jobNames.reencryptRange) {
     const code = isRekeyError(error) ? error.code : 'REKEY_INTERNAL';
     const message = error instanceof Error ? error.message : String(error);
     await deps.runs

@@ -96,8 +96,21 @@ export async function runWorker(): Promise<void> {
       if (failures.length > 0) throw failures[0]?.error;
     });
 
+  let stoppingSince = 0;
   const onSignal = (signal: string) => {
+    if (stoppingSince > 0) {
+      log.warn({ signal }, 'second signal, exiting now');
+      process.exit(1);
+    }
+    stoppingSince = Date.now();
     log.info({ signal }, 'worker stopping');
+    // Closing can hang when Redis is away; the process ends regardless
+    // shortly after the grace period, and the jobs it held go back to the
+    // queue through stall detection.
+    setTimeout(() => {
+      log.error('shutdown did not finish in time, exiting');
+      process.exit(1);
+    }, config.worker.shutdownGraceMillis + 10_000).unref();
     void shutdown.run().then((failures) => {
       for (const failure of failures) {
         log.error(
@@ -109,8 +122,11 @@ export async function runWorker(): Promise<void> {
       process.exit(failures.length === 0 ? 0 : 1);
     });
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  keyServices.pool.query('select 1').catch((err: unknown) => {
+    log.warn({ err }, 'postgres unreachable at start, jobs will retry');
+  });
 
   log.info(
     {

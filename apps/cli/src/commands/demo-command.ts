@@ -18,6 +18,7 @@ import {
   ensureDevEnvironment,
   withDevEnvironment,
 } from '../dev-environment.js';
+import { rowCountOf, tenantIdOf } from '../cli-input.js';
 import { preflight } from '../preflight.js';
 import { hsmInitCommand } from './hsm-init-command.js';
 import { migrateCommand } from './migrate-command.js';
@@ -52,6 +53,8 @@ export async function demoCommand(
   ctx: CliContext,
   options: DemoCommandOptions,
 ): Promise<void> {
+  rowCountOf(options.rows);
+  if (options.tenant !== undefined) tenantIdOf(options.tenant);
   const problems = await preflight(ctx.config);
   if (problems.length > 0) {
     throw new RekeyError(
