@@ -1,3 +1,4 @@
+import { RekeyError } from '@rekey/core';
 import { openDatabaseServices } from '@rekey/runtime';
 
 import { say, type CliContext } from '../cli-context.js';
@@ -33,7 +34,15 @@ export async function statusCommand(
 
   if (tenantId !== undefined) {
     const rows = await db.records.countRowsByKey(tenantId);
-    for (const key of await db.keys.listKeys('dek', tenantId)) {
+    const versions = await db.keys.listKeys('dek', tenantId);
+    if (versions.length === 0) {
+      throw new RekeyError(
+        'REKEY_TENANT_UNKNOWN',
+        `tenant ${JSON.stringify(tenantId)} has no data-encryption key; check the tenant id`,
+        { details: { tenantId } },
+      );
+    }
+    for (const key of versions) {
       say(
         `dek ${tenantId} v${key.version}: key ${key.id} ${key.state} rows=${rows.get(key.id) ?? 0}`,
       );
