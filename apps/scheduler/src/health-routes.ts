@@ -32,9 +32,10 @@ export function registerHealthRoutes(
 ): void {
   const timeoutMillis = deps.databaseTimeoutMillis ?? 2000;
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  // Probes run every few seconds; their request lines would drown the log.
+  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
 
-  app.get('/readyz', async (request, reply) => {
+  app.get('/readyz', { logLevel: 'warn' }, async (request, reply) => {
     const redis: Check = deps.queues.readiness();
     const postgres: Check = await probe(deps.database, timeoutMillis).then(
       () => 'ready' as const,

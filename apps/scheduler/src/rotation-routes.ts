@@ -88,7 +88,9 @@ export function registerRotationRoutes(
       .send({ rotation: summaryView(run), links: { self: runPath(run.id) } });
   });
 
-  app.get('/v1/rotations/:id', async (request) => {
+  // Reads are polled (the CLI asks twice a second while it waits), so their
+  // request lines are logged only at warn and above.
+  app.get('/v1/rotations/:id', { logLevel: 'warn' }, async (request) => {
     const { id } = parseRequestPart(
       rotationParamsSchema,
       request.params,
@@ -116,7 +118,7 @@ export function registerRotationRoutes(
     };
   });
 
-  app.get('/v1/rotations', async (request) => {
+  app.get('/v1/rotations', { logLevel: 'warn' }, async (request) => {
     const query = parseRequestPart(
       rotationListQuerySchema,
       request.query,
