@@ -38,10 +38,9 @@ export function rotationProcessor(deps: ProcessorDeps) {
       return runJob(deps, job, {
         runId,
         work: async () => {
-          await assertJobOfRun(deps, job, jobIds.rotateDek);
+          const run = await assertJobOfRun(deps, job, jobIds.rotateDek);
           const { rangeNos } = await deps.engine.startRotation(runId);
-          const run = await deps.runs.getRun(runId);
-          if (run && rangeNos.length > 0) {
+          if (rangeNos.length > 0) {
             await deps.queues.enqueueRangeFlow({ run, rangeNos });
           }
 
@@ -106,10 +105,10 @@ async function assertJobOfRun(
   deps: ProcessorDeps,
   job: Job,
   idOf: (run: RunRef) => string,
-): Promise<void> {
+): Promise<RunRef> {
   const runId = (job.data as { runId: number }).runId;
   const run = await deps.runs.getRun(runId);
-  if (run && idOf(run) === job.id) return;
+  if (run && idOf(run) === job.id) return run;
 
   throw new RekeyError(
     'REKEY_ROTATION_NOT_FOUND',

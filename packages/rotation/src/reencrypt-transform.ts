@@ -1,9 +1,4 @@
-import {
-  decryptRecord,
-  encryptRecord,
-  isRekeyError,
-  type DataKey,
-} from '@rekey/core';
+import { decryptRecord, encryptRecord, type DataKey } from '@rekey/core';
 import type {
   BatchRow,
   BatchTransform,
@@ -11,6 +6,7 @@ import type {
   RowFailure,
 } from '@rekey/postgres';
 
+import { describeFailure } from './failure-description.js';
 import { recordContext } from './record-context.js';
 
 /** What {@link reencryptTransform} needs. */
@@ -45,7 +41,7 @@ export function reencryptTransform(
       try {
         plaintext = decryptRecord(from, context, row.ciphertext);
       } catch (error) {
-        failures.push(failureOf(row.id, error));
+        failures.push({ id: row.id, ...describeFailure(error) });
         continue;
       }
 
@@ -57,19 +53,5 @@ export function reencryptTransform(
     }
 
     return { rewritten, failures };
-  };
-}
-
-function failureOf(id: bigint, error: unknown): RowFailure {
-  if (isRekeyError(error)) {
-    return { id, code: error.code, reason: error.message };
-  }
-
-  // Anything else is a defect in Rekey, not in the row; its message is kept
-  // because node:crypto's messages carry no key or plaintext bytes.
-  return {
-    id,
-    code: 'REKEY_INTERNAL',
-    reason: error instanceof Error ? error.message : String(error),
   };
 }

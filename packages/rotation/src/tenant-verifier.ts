@@ -1,6 +1,5 @@
 import {
   decryptRecord,
-  isRekeyError,
   readEnvelopeHeader,
   RekeyError,
   type DataKey,
@@ -8,6 +7,7 @@ import {
 } from '@rekey/core';
 import type { RecordBatchIo, RecordTable } from '@rekey/postgres';
 
+import { describeFailure } from './failure-description.js';
 import { recordContext } from './record-context.js';
 
 /** Options of {@link verifyTenant}. */
@@ -96,7 +96,7 @@ export async function verifyTenant(
       } catch (error) {
         failed++;
         if (failures.length < maxListed)
-          failures.push(failureOf(row.id, error));
+          failures.push({ rowId: row.id, ...describeFailure(error) });
       }
     }
     afterId = page[page.length - 1]!.id;
@@ -137,15 +137,4 @@ function keyFor(
   }
 
   return key;
-}
-
-function failureOf(rowId: bigint, error: unknown): VerifyFailure {
-  if (isRekeyError(error))
-    return { rowId, code: error.code, reason: error.message };
-
-  return {
-    rowId,
-    code: 'REKEY_INTERNAL',
-    reason: error instanceof Error ? error.message : String(error),
-  };
 }
